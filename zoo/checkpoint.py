@@ -1,0 +1,157 @@
+"""State-dict I/O: safetensors first, pickles only with ``weights_only=True``; key remaps; assignment.
+
+Models are built with their parameters on the ``meta`` device (no memory, no
+random init) and the checkpoint's tensors are assigned in place; safetensors
+files are memory-mapped, so a large model is never held twice in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.errors import CheckpointMismatchError, LoadError
+from zoo.manifest import Checkpoint, Remap
+
+StateDict = dict[str, torch.Tensor]
+
+
+@contextlib.contextmanager
+def empty_parameters() -> Iterator[None]:
+    """Create every parameter registered inside this block on the ``meta`` device.
+
+    Buffers stay real: non-persistent buffers (rotary tables, relative position
+    indices) are not in checkpoints and must be computed as usual. Initializers
+    run on meta tensors, which costs nothing.
+    """
+    original = nn.Module.register_parameter
+
+    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        original(module, name, param)
+        if param is not None and not param.is_meta:
+            kwargs = {"requires_grad": param.requires_grad}
+            module._parameters[name] = type(param)(param.to("meta"), **kwargs)  # type: ignore[call-arg]
+
+    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
+def _is_safetensors(path: Path, fmt: str) -> bool:
+    if fmt != "auto":
+        return fmt == "safetensors"
+    return path.suffix == ".safetensors"
+
+
+def read_file(path: Path, fmt: str = "auto") -> Mapping[str, Any]:
+    """Read a checkpoint file: memory-mapped safetensors, or a pickle with ``weights_only=True``."""
+    if _is_safetensors(path, fmt):
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise LoadError(f"cannot read {path} as safetensors: {exc}") from None
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # type: ignore[no-any-return]
+        except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        raise LoadError(
+            f"cannot read {path} as a weights-only pickle: {str(exc).splitlines()[0]}. "
+            "zoo never unpickles arbitrary objects; convert the checkpoint to safetensors."
+        ) from None
+
+
+def select(data: Mapping[str, Any], key: str | None, source: str) -> StateDict:
+    """Pick the nested dict named by the dotted ``key`` and check it is a flat tensor dict."""
+    node: Any = data
+    if key:
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                have = ", ".join(sorted(map(str, node))[:8]) if isinstance(node, Mapping) else type(node).__name__
+                raise LoadError(f"checkpoint {source} has no key {key!r} (at {part!r}; keys: {have}). Fix checkpoint.key.")
+            node = node[part]
+    if not isinstance(node, Mapping):
+        raise LoadError(f"checkpoint {source}: {key or 'the file'} is a {type(node).__name__}, not a state dict")
+    tensors = {k: v for k, v in node.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        nested = [k for k, v in node.items() if isinstance(v, Mapping)]
+        hint = f" Nested dicts: {', '.join(nested[:8])}; set checkpoint.key." if nested else ""
+        raise LoadError(f"checkpoint {source} holds no tensors at {key or 'the top level'}.{hint}")
+    return tensors
+
+
+def remap(state: StateDict, rules: Remap) -> StateDict:
+    """Apply ``strip_prefix``, ``rename`` (regex) and ``drop`` (glob), in that order."""
+    if not (rules.strip_prefix or rules.rename or rules.drop):
+        return state
+    renames = [(re.compile(p), r) for p, r in rules.rename.items()]
+    out: StateDict = {}
+    for key, value in state.items():
+        for prefix in rules.strip_prefix:
+            key = key.removeprefix(prefix)
+        for pattern, replacement in renames:
+            key = pattern.sub(replacement, key)
+        if any(fnmatch.fnmatchcase(key, g) for g in rules.drop):
+            continue
+        out[key] = value
+    return out
+
+
+def load_state_dict(path: Path, ckpt: Checkpoint, *, filters: tuple[Callable[[StateDict], StateDict], ...] = ()) -> StateDict:
+    """Read, select, remap and filter a checkpoint file into a flat state dict."""
+    state = remap(select(read_file(path, ckpt.format), ckpt.key, str(path)), ckpt.remap)
+    for fn in filters:
+        state = fn(state)
+    return state
+
+
+def assign(model: nn.Module, state: StateDict, *, source: str, strict: bool = True,
+           dtype: torch.dtype | None = None, device: torch.device | None = None) -> None:
+    """Put a state dict's tensors into a model built with :func:`empty_parameters`.
+
+    Floating tensors are cast to ``dtype`` and moved to ``device`` (copies only
+    when they differ). Keys and shapes are checked first; a mismatch raises
+    :class:`CheckpointMismatchError` listing the first offending keys.
+
+    Raises:
+        CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
+        LoadError: Parameters left without weights (non-strict and missing).
+    """
+    expected = model.state_dict(keep_vars=True)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if mismatched or (strict and (missing or unexpected)):
+        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+    ready: StateDict = {}
+    for key, value in state.items():
+        if key not in expected:
+            continue
+        target = expected[key]
+        if value.is_floating_point():
+            want = dtype or (target.dtype if target.is_floating_point() else value.dtype)
+        else:
+            want = value.dtype
+        ready[key] = value.to(device=device or "cpu", dtype=want)
+    model.load_state_dict(ready, strict=False, assign=True)
+    left = [n for n, p in model.named_parameters() if p.is_meta]
+    if left:
+        raise LoadError(f"checkpoint {source} leaves {len(left)} parameter(s) without weights: {', '.join(left[:5])}")

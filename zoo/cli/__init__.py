@@ -1,0 +1,76 @@
+"""The ``zoo`` command line: thin commands over the library.
+
+Known errors (:class:`zoo.errors.ZooError`) print one short message and exit 1;
+usage errors exit 2; ``ZOO_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from zoo import __version__, constants
+from zoo.cli._browse import list_command, show_command
+from zoo.cli._check import schema_command, validate_command
+from zoo.errors import ZooError
+
+
+class _LazyGroup(click.Group):
+    """Commands that import torch live in modules imported only when run."""
+
+    lazy = {
+        "load": "zoo.cli._load:load_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attr = self.lazy[cmd_name].partition(":")
+            import importlib
+
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoo")
+def cli() -> None:
+    """zoo: a catalogue of vision foundation-model backbones, one YAML manifest each."""
+
+
+for _command in (list_command, show_command, validate_command, schema_command):
+    cli.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by the console script)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="zoo", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except ZooError as exc:
+        if constants.debug():
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

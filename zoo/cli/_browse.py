@@ -1,0 +1,58 @@
+"""`zoo list` and `zoo show`."""
+
+from __future__ import annotations
+
+import click
+
+from zoo.catalog import Catalog
+from zoo.cli._output import Output
+from zoo.manifest import WRAPPER_TYPES
+
+LIST_COLUMNS = [
+    ("name", "name"),
+    ("wrapper", "wrapper"),
+    ("source", "weights"),
+    ("embedding_dim", "dim"),
+    ("input_size", "input"),
+    ("license", "license"),
+    ("gated", "gated"),
+]
+
+
+@click.command("list")
+@click.argument("pattern", required=False)
+@click.option("--group", help="Only this group (e.g. pathology).")
+@click.option("--wrapper", type=click.Choice(WRAPPER_TYPES), help="Only this wrapper type.")
+@click.option("--tag", help="Only models with this tag.")
+@click.option("--commercial", is_flag=True, default=None, help="Only models whose license allows commercial use.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_command(pattern: str | None, group: str | None, wrapper: str | None, tag: str | None, commercial: bool | None, as_json: bool) -> None:
+    """List the catalogue, optionally filtered (PATTERN is a glob on names, e.g. 'pathology/*')."""
+    out = Output(as_json=as_json)
+    catalog = Catalog()
+    found = catalog.list(pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
+    rows = [m.summary() for m in found]
+    out.table(rows, LIST_COLUMNS, empty="no model matches")
+    if catalog.problems:
+        out.message(f"{len(catalog.problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`.")
+
+
+@click.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def show_command(name: str, as_json: bool) -> None:
+    """Show one model's manifest (NAME or an alias)."""
+    out = Output(as_json=as_json)
+    m = Catalog().get(name)
+    data = m.model_dump(mode="json")
+    identity = {k: data[k] for k in ("name", "aliases", "description", "tags", "license", "paper", "gated", "metrics", "same_weights_as") if data.get(k) not in (None, [], {})}
+    identity["file"] = str(m.file)
+    sections = [
+        ("identity", identity),
+        ("wrapper", data["wrapper"]),
+        ("checkpoint", data["checkpoint"] or {"weights": "none (random initialization)"}),
+        ("input", data["input"]),
+        ("output", data["output"]),
+        ("precision", data["precision"]),
+    ]
+    out.record(data, sections, title=m.name)

@@ -1,0 +1,87 @@
+"""`zoo validate` and `zoo schema`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from zoo.cli._output import Output
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--strict", is_flag=True, help="Warnings block too.")
+@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", help="github: GitHub Actions annotations.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: bool) -> None:
+    """Validate manifest files or folders (default: every catalogue root).
+
+    Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
+    """
+    from zoo.validation import validate_paths
+
+    out = Output(as_json=as_json)
+    report = validate_paths(paths)
+    blocking = report.errors(strict=strict)
+    if as_json:
+        out.json(
+            {
+                "ok": not blocking,
+                "files": len(report.files),
+                "problems": [
+                    {"file": p.file, "line": p.line, "column": p.column, "path": p.path, "message": p.message,
+                     "severity": "error" if p in blocking else p.severity, "code": p.code}
+                    for p in report.problems
+                ],
+            }
+        )
+    elif fmt == "github":
+        for p in report.problems:
+            level = "error" if p in blocking else "warning"
+            props = [f"file={p.file}"] + ([f"line={p.line}"] if p.line else []) + ([f"col={p.column}"] if p.column else [])
+            text = f"{p.path}: {p.message}" if p.path else p.message
+            out.lines([f"::{level} {','.join(props)}::{text}"])
+    else:
+        for file, problems in report.by_file().items():
+            for p in problems:
+                tag = "error" if p in blocking else p.severity
+                out.lines([f"{p} [{tag}]"])
+        errors, warnings = len(blocking), len(report.problems) - len(blocking)
+        verdict = "FAILED" if blocking else "ok"
+        out.message(f"{verdict}: {len(report.files)} file(s), {errors} error(s), {warnings} warning(s)")
+    if blocking:
+        sys.exit(1)
+
+
+@click.command("schema")
+@click.option("--check", "mode", flag_value="check", help="Exit 1 if the committed schema is stale.")
+@click.option("--write", "mode", flag_value="write", help="Regenerate the committed schema file.")
+@click.option("--path", type=click.Path(path_type=Path), default=None, help="Schema file (default: schemas/manifest.schema.json).")
+def schema_command(mode: str | None, path: Path | None) -> None:
+    """Print the manifest JSON Schema, or check / rewrite the committed file."""
+    from zoo.manifest import schema_text
+
+    out = Output()
+    text = schema_text()
+    target = path or _schema_path()
+    if mode is None:
+        sys.stdout.write(text)
+    elif mode == "write":
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        out.message(f"wrote {target}")
+    else:
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current != text:
+            state = "missing" if current is None else "stale"
+            out.message(f"{target} is {state}. Regenerate it with: zoo schema --write")
+            sys.exit(1)
+        out.message(f"{target} is up to date")
+
+
+def _schema_path() -> Path:
+    from zoo.catalog import bundled_root
+
+    return bundled_root().parent / "schemas" / "manifest.schema.json"

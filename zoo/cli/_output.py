@@ -1,0 +1,89 @@
+"""The one object that renders command results: tables and panels for people, JSON for scripts.
+
+Data goes to stdout, messages to stderr. Commands hand plain data to it and never print.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+Column = tuple[str, str]  # (key in the row dict, header)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value) if all(isinstance(v, int) for v in value) else ", ".join(map(str, value))
+    return str(value)
+
+
+class Output:
+    """Renders results.
+
+    Args:
+        as_json: Print JSON to stdout instead of rich text.
+    """
+
+    def __init__(self, *, as_json: bool = False) -> None:
+        self.as_json = as_json
+        self.out = Console(soft_wrap=False, highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+
+    def json(self, data: Any) -> None:
+        """Print data as JSON (stdout)."""
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None = None, empty: str = "nothing to show") -> None:
+        """Rows as a table (or as a JSON array of the row dicts)."""
+        if self.as_json:
+            self.json(list(rows))
+            return
+        if not rows:
+            self.message(empty)
+            return
+        table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+        for key, header in columns:
+            table.add_column(header, no_wrap=key == "name", overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+        self.out.print(table)
+
+    def record(self, data: Mapping[str, Any], sections: Sequence[tuple[str, Mapping[str, Any]]], *, title: str) -> None:
+        """One object: JSON as given, or titled key/value sections for people."""
+        if self.as_json:
+            self.json(dict(data))
+            return
+        from rich.panel import Panel
+
+        self.out.print(f"[bold]{title}[/bold]")
+        for heading, values in sections:
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="cyan", no_wrap=True)
+            grid.add_column(overflow="fold")
+            for key, value in values.items():
+                grid.add_row(key, _render(value))
+            self.out.print(Panel(grid, title=heading, title_align="left", expand=True))
+
+    def lines(self, lines: Sequence[str]) -> None:
+        """Plain lines to stdout."""
+        for line in lines:
+            self.out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def message(self, text: str, *, style: str | None = None) -> None:
+        """A message for people (stderr)."""
+        self.err.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "\n".join(f"{k}: {_render(v)}" for k, v in value.items()) or "{}"
+    return _cell(value)

@@ -1,0 +1,71 @@
+"""The only module that reads the environment.
+
+Every value is read when asked for (not at import), so a test or a long-running
+process that changes the environment sees the change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+
+#: Module prefixes that ``function`` wrappers and ``$object`` kwargs may import.
+BUILTIN_TRUSTED_MODULES: tuple[str, ...] = ("torch", "torchvision", "timm", "transformers", "zoo")
+
+#: Seconds to wait for a TCP connection before calling a host unreachable.
+DEFAULT_CONNECT_TIMEOUT = 3.0
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def zoo_home() -> Path:
+    """Root of zoo's own files (``ZOO_HOME``, else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``)."""
+    if home := os.environ.get("ZOO_HOME"):
+        return Path(home).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "zoo"
+
+
+def cache_dir() -> Path:
+    """Where URL downloads are cached."""
+    return zoo_home() / "downloads"
+
+
+def catalog_paths() -> list[Path]:
+    """Extra catalogue roots from ``ZOO_CATALOG_PATH`` (``os.pathsep``-separated)."""
+    raw = os.environ.get("ZOO_CATALOG_PATH", "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def offline() -> bool:
+    """True when zoo must not touch the network (``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``)."""
+    return _flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE")
+
+
+def debug() -> bool:
+    """True when the CLI should show tracebacks (``ZOO_DEBUG``)."""
+    return _flag("ZOO_DEBUG")
+
+
+def trusted_modules() -> tuple[str, ...]:
+    """Importable module prefixes: the built-in ones plus ``ZOO_TRUSTED_MODULES`` (comma-separated)."""
+    extra = os.environ.get("ZOO_TRUSTED_MODULES", "")
+    return BUILTIN_TRUSTED_MODULES + tuple(m.strip() for m in extra.split(",") if m.strip())
+
+
+def hf_endpoint() -> str:
+    """The Hugging Face Hub endpoint (``HF_ENDPOINT``)."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def connect_timeout() -> float:
+    """Seconds before a host counts as unreachable (``ZOO_CONNECT_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("ZOO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_CONNECT_TIMEOUT

@@ -1,0 +1,214 @@
+"""Every exception zoo raises.
+
+Each class also subclasses the built-in exception a caller would naturally catch
+(``LookupError`` for an unknown model, ``FileNotFoundError`` for missing weights,
+...), carries structured attributes, and its message ends with the fix where
+there is one. The CLI turns any ``ZooError`` into one short message and exit 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a manifest file.
+
+    Attributes:
+        file: The manifest's path as given (or ``<string>``).
+        path: Dotted field path inside the manifest (``wrapper.timm.architecture``), or ``""``.
+        message: What is wrong, ideally with the fix.
+        line: 1-based line of the offending key or value, when known.
+        column: 1-based column, when known.
+        severity: ``error`` blocks; ``warning`` is advice (``--strict`` makes it block).
+        code: A short stable identifier of the kind of problem.
+    """
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    severity: str = "error"
+    code: str = field(default="invalid")
+
+    def location(self) -> str:
+        """``file:line:column`` with the parts that are known."""
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.location()}: {where}{self.message}"
+
+
+class ZooError(Exception):
+    """Base class of every error zoo raises on purpose."""
+
+
+class ManifestError(ZooError, ValueError):
+    """A manifest file is unreadable or invalid.
+
+    Attributes:
+        problems: Every problem found, each with file, field path and line.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems]
+        head = f"{len(lines)} problem(s) in manifest" if len(lines) > 1 else "invalid manifest"
+        super().__init__(f"{head}:\n" + "\n".join(f"  {line}" for line in lines))
+
+
+class DuplicateNameError(ZooError, ValueError):
+    """Two manifests (or aliases) claim the same name."""
+
+    def __init__(self, name: str, first: str, second: str) -> None:
+        self.name, self.first, self.second = name, first, second
+        super().__init__(
+            f"model name {name!r} is defined twice: in {first} and in {second}. "
+            "Rename one of them or remove it from ZOO_CATALOG_PATH."
+        )
+
+
+class ModelNotFoundError(ZooError, LookupError):
+    """No model of that name in the catalogue."""
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+        self.name = name
+        self.suggestions = list(suggestions)
+        msg = f"no model named {name!r} in the catalogue."
+        if self.suggestions:
+            msg += " Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        else:
+            msg += " Run `zoo list` to see the available names."
+        super().__init__(msg)
+
+
+class MissingExtraError(ZooError, ImportError):
+    """An optional dependency needed for this operation is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed. "
+            f"Install it with: pip install 'zoo[{extra}]'"
+        )
+
+
+class WeightsNotAvailableError(ZooError, FileNotFoundError):
+    """The weights are neither on disk nor reachable.
+
+    Attributes:
+        what: The file or repository that is missing.
+        looked: Where zoo looked for it.
+        fix: How to fetch it.
+    """
+
+    def __init__(self, what: str, looked: Sequence[str], fix: str, reason: str = "") -> None:
+        self.what, self.looked, self.fix, self.reason = what, list(looked), fix, reason
+        why = f" ({reason})" if reason else ""
+        where = "; ".join(self.looked) if self.looked else "nowhere"
+        super().__init__(f"weights not available: {what}{why}. Looked in: {where}. {fix}")
+
+
+class DownloadError(ZooError, OSError):
+    """A download failed (network error, truncated transfer, bad status)."""
+
+
+class IntegrityError(ZooError, OSError):
+    """A file's sha256 differs from the one the manifest declares."""
+
+    def __init__(self, path: str, expected: str, actual: str, *, removed: bool) -> None:
+        self.path, self.expected, self.actual = path, expected, actual
+        tail = " The file was removed; fetch it again." if removed else ""
+        super().__init__(
+            f"sha256 mismatch for {path}: expected {expected}, got {actual}.{tail}"
+        )
+
+
+class TrustError(ZooError, PermissionError):
+    """Running code from this manifest needs an explicit opt-in.
+
+    Attributes:
+        flag: The argument, CLI flag or environment variable that opts in.
+    """
+
+    def __init__(self, message: str, flag: str) -> None:
+        self.flag = flag
+        super().__init__(message)
+
+
+class LoadError(ZooError, RuntimeError):
+    """Building the model or loading its weights failed."""
+
+
+class CheckpointMismatchError(LoadError):
+    """The checkpoint's keys or shapes do not match the architecture."""
+
+    def __init__(
+        self,
+        source: str,
+        missing: Sequence[str],
+        unexpected: Sequence[str],
+        mismatched: Sequence[str] = (),
+        limit: int = 5,
+    ) -> None:
+        self.source = source
+        self.missing, self.unexpected, self.mismatched = (
+            list(missing),
+            list(unexpected),
+            list(mismatched),
+        )
+        parts = []
+        for label, keys in (
+            ("missing", self.missing),
+            ("unexpected", self.unexpected),
+            ("shape mismatch", self.mismatched),
+        ):
+            if keys:
+                more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+                parts.append(f"{len(keys)} {label}: {', '.join(keys[:limit])}{more}")
+        super().__init__(
+            f"checkpoint {source} does not match the architecture: "
+            + "; ".join(parts)
+            + ". Fix checkpoint.key or checkpoint.remap in the manifest "
+            "(or set checkpoint.strict: false)."
+        )
+
+
+class ContractError(ZooError, ValueError):
+    """The built model disagrees with what its manifest declares."""
+
+
+class UsageError(ZooError, ValueError):
+    """An argument to a zoo call is invalid (bad out_indices, unknown override, wrong size)."""
+
+
+class OutIndicesError(UsageError, IndexError):
+    """``out_indices`` selects blocks that do not exist."""
+
+
+__all__ = [
+    "CheckpointMismatchError",
+    "ContractError",
+    "DownloadError",
+    "DuplicateNameError",
+    "IntegrityError",
+    "LoadError",
+    "ManifestError",
+    "MissingExtraError",
+    "ModelNotFoundError",
+    "OutIndicesError",
+    "Problem",
+    "TrustError",
+    "UsageError",
+    "WeightsNotAvailableError",
+    "ZooError",
+]

@@ -1,0 +1,79 @@
+"""The small protocol every wrapper type implements, and what they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.errors import ContractError
+from zoo.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What the caller asked for.
+
+    Attributes:
+        pretrained: Load the manifest's weights (False: random initialization).
+        meta: Build on the ``meta`` device without weights (validation).
+        overrides: Extra builder keyword arguments from the caller.
+        dtype: Target dtype of floating parameters.
+        device: Target device.
+        trust_remote_code: The caller opted in to code from the model's repository.
+    """
+
+    pretrained: bool = True
+    meta: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+    dtype: torch.dtype | None = None
+    device: torch.device | None = None
+    trust_remote_code: bool = False
+
+
+class Adapter:
+    """How zoo reaches a built model's tokens, pooled output and block outputs.
+
+    Subclasses override what their model supports; the rest raise a
+    :class:`ContractError` naming the manifest.
+    """
+
+    #: Whether :meth:`blocks` returns token sequences ``[B, N, C]`` (True) or maps ``[B, C, H, W]``.
+    block_tokens = True
+
+    def __init__(self, module: nn.Module, manifest: Manifest) -> None:
+        self.module = module
+        self.manifest = manifest
+
+    def _unsupported(self, what: str) -> ContractError:
+        return ContractError(
+            f"{self.manifest.name} ({self.manifest.file}): {type(self.module).__name__} does not "
+            f"provide {what}; change output.pooling or output.feature_levels in the manifest"
+        )
+
+    def raw(self, x: torch.Tensor) -> Any:
+        """The module's own output."""
+        return self.module(x)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Final (normalized) tokens ``[B, N, C]``."""
+        raise self._unsupported("final tokens (for cls/mean pooling)")
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's own pooled embedding ``[B, D]``."""
+        raise self._unsupported("a pooled output (pooling: pooler)")
+
+    def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        """Outputs of the blocks ``indices`` (sorted, unique), in that order."""
+        raise self._unsupported("block outputs (out_indices)")
+
+    def dims(self) -> dict[str, int | None]:
+        """What the built architecture says about itself, for the declared-vs-actual check:
+        ``token_dim``, ``embedding_dim`` (of the pooler), ``blocks``, ``prefix_tokens``, ``patch_size``."""
+        return {}
+
+
+Builder = Callable[[Manifest, BuildContext], tuple[nn.Module, Adapter]]

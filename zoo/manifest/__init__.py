@@ -1,0 +1,45 @@
+"""The manifest format (pydantic models only: never imports torch or yaml)."""
+
+from zoo.manifest._models import (
+    SCHEMA_VERSION,
+    Checkpoint,
+    HfLocation,
+    InputSpec,
+    License,
+    Manifest,
+    OutputSpec,
+    Paper,
+    Precision,
+    Remap,
+)
+from zoo.manifest._schema import schema_text
+from zoo.manifest._wrappers import (
+    OBJECT_KEY,
+    WRAPPER_TYPES,
+    FunctionWrapper,
+    OnnxWrapper,
+    TimmWrapper,
+    TorchHubWrapper,
+    TransformersWrapper,
+)
+
+__all__ = [
+    "OBJECT_KEY",
+    "SCHEMA_VERSION",
+    "WRAPPER_TYPES",
+    "Checkpoint",
+    "FunctionWrapper",
+    "HfLocation",
+    "InputSpec",
+    "License",
+    "Manifest",
+    "OnnxWrapper",
+    "OutputSpec",
+    "Paper",
+    "Precision",
+    "Remap",
+    "TimmWrapper",
+    "TorchHubWrapper",
+    "TransformersWrapper",
+    "schema_text",
+]

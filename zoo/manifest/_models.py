@@ -1,0 +1,309 @@
+"""The manifest: identity, weights, input and output contract of one backbone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import Self
+
+from zoo.manifest._base import ModelName, NonEmptyStr, Sha256, StrictModel, Tag
+from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
+
+SCHEMA_VERSION = 1
+
+Pooling = Literal["cls", "mean", "cls+mean", "pooler", "none"]
+Dtype = Literal["float32", "bfloat16", "float16"]
+Source = Literal["hf", "url", "local", "timm", "none"]
+
+
+class License(StrictModel):
+    """Terms under which the weights may be used."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9.+\-]+$", examples=["MIT", "CC-BY-NC-ND-4.0"])]
+    """An SPDX license identifier, or `other`."""
+    commercial: bool
+    """Whether commercial use is allowed."""
+    url: NonEmptyStr | None = None
+    """Where the license text or terms are."""
+
+
+class Paper(StrictModel):
+    """The publication that introduced the model."""
+
+    title: NonEmptyStr
+    """Title of the paper."""
+    url: NonEmptyStr | None = None
+    """Link to the paper (arXiv, DOI, ...)."""
+
+
+class HfLocation(StrictModel):
+    """A file (or the whole repository) on the Hugging Face Hub."""
+
+    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+    """Repository id, `owner/name`."""
+    revision: NonEmptyStr | None = None
+    """Commit sha (best) or tag. Without it the weights can change under you."""
+    filename: NonEmptyStr | None = None
+    """File inside the repository; omit for the whole repository (transformers needs that)."""
+
+
+class Remap(StrictModel):
+    """Key rewrites applied to the state dict before loading, in this order."""
+
+    strip_prefix: list[NonEmptyStr] = []
+    """Prefixes removed from the start of every key (each tried in order)."""
+    rename: dict[str, str] = {}
+    """Regular expression -> replacement (Python `re.sub` syntax), applied in order."""
+    drop: list[NonEmptyStr] = []
+    """Glob patterns (fnmatch) of keys to drop, e.g. `head.*`."""
+
+    @field_validator("rename")
+    @classmethod
+    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"rename pattern {pattern!r} is not a regular expression: {exc}") from None
+        return value
+
+
+class Checkpoint(StrictModel):
+    """Where the weights live. Exactly one of `path`, `url`, `hf`, `timm`."""
+
+    path: NonEmptyStr | None = None
+    """A local file or folder, relative to the manifest's folder unless absolute."""
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    """An http(s) URL; give `sha256` so the download is verified."""
+    hf: HfLocation | None = None
+    """A Hugging Face Hub location."""
+    timm: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", examples=["dino"])] | None = None
+    """A timm pretrained tag: the weights of `<architecture>.<tag>`, resolved by timm's registry."""
+    sha256: Sha256 | None = None
+    """SHA-256 of the weights file, verified on download and at load time."""
+    format: Literal["auto", "safetensors", "pickle"] = "auto"
+    """File format; `auto` goes by the extension. Pickles load with `torch.load(weights_only=True)`."""
+    key: Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")] | None = None
+    """Dotted key of the nested dict that holds the state dict (`state_dict`, `model`, `teacher`)."""
+    remap: Remap = Remap()
+    """Key rewrites applied before loading."""
+    strict: bool = True
+    """Every parameter of the architecture must be in the checkpoint and no other key may be."""
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Self:
+        given = [k for k in ("path", "url", "hf", "timm") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"give exactly one of path, url, hf, timm (found: {found})")
+        if self.hf is not None and self.hf.filename is None and self.sha256 is not None:
+            raise ValueError("sha256 needs a single file: set hf.filename or remove sha256")
+        return self
+
+    @property
+    def source(self) -> Source:
+        """Where the weights come from: `hf`, `url`, `local` or `timm`."""
+        if self.hf is not None:
+            return "hf"
+        if self.url is not None:
+            return "url"
+        if self.timm is not None:
+            return "timm"
+        return "local"
+
+
+class InputSpec(StrictModel):
+    """What the model expects as input."""
+
+    size: tuple[PositiveInt, PositiveInt]
+    """Default input size, `[height, width]`."""
+    mean: Annotated[list[float], Field(min_length=1)]
+    """Normalization mean, one value per channel."""
+    std: Annotated[list[PositiveFloat], Field(min_length=1)]
+    """Normalization standard deviation, one value per channel."""
+    channels: PositiveInt | None = None
+    """Input channels; default: the length of `mean`."""
+    interpolation: Literal["bicubic", "bilinear", "nearest"] = "bicubic"
+    """Resize interpolation used by the authors' evaluation transform."""
+    crop_pct: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
+    dynamic_size: bool = False
+    """Other input sizes (multiples of the patch size) are allowed."""
+
+    @model_validator(mode="after")
+    def _per_channel(self) -> Self:
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
+        if self.channels is not None and self.channels != len(self.mean):
+            raise ValueError(
+                f"channels is {self.channels} but mean/std have {len(self.mean)} values: "
+                "give one value per input channel"
+            )
+        return self
+
+    @property
+    def in_chans(self) -> int:
+        """Number of input channels."""
+        return self.channels if self.channels is not None else len(self.mean)
+
+
+class OutputSpec(StrictModel):
+    """The output contract: what `model(x)` and `out_indices` return."""
+
+    embedding_dim: PositiveInt
+    """`D` of the embedding `model(x) -> [B, D]`."""
+    pooling: Pooling
+    """How the embedding is made: `cls` (final token 0), `mean` (mean of the patch tokens),
+    `cls+mean` (both concatenated; registers never averaged in), `pooler` (the model's own pooled
+    output), `none` (what the model returns)."""
+    prefix_tokens: NonNegativeInt = 0
+    """Tokens before the patch grid: class token plus register tokens."""
+    patch_size: PositiveInt | None = None
+    """Patch size of a ViT (feature maps are `H/patch x W/patch`); null for CNNs."""
+    feature_levels: NonNegativeInt = 0
+    """Number of blocks addressable by `out_indices` (0: no feature maps)."""
+    feature_dim: PositiveInt | list[PositiveInt] | None = None
+    """Channels of each feature map: one number (the token dim of a ViT) or one per level."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.pooling in ("cls", "cls+mean") and self.prefix_tokens < 1:
+            raise ValueError(f"pooling {self.pooling} needs a class token: prefix_tokens >= 1")
+        if self.pooling in ("mean", "cls+mean") and self.patch_size is None:
+            raise ValueError(f"pooling {self.pooling} averages patch tokens: set patch_size")
+        if isinstance(self.feature_dim, list) and len(self.feature_dim) != self.feature_levels:
+            raise ValueError(
+                f"feature_dim lists {len(self.feature_dim)} values for "
+                f"{self.feature_levels} feature_levels"
+            )
+        if isinstance(self.feature_dim, int):
+            factor = {"cls": 1, "mean": 1, "cls+mean": 2}.get(self.pooling)
+            if factor and self.embedding_dim != factor * self.feature_dim:
+                what = "twice the token dim" if factor == 2 else "the token dim"
+                raise ValueError(
+                    f"pooling {self.pooling} makes embedding_dim {what} "
+                    f"({factor * self.feature_dim}), not {self.embedding_dim}"
+                )
+        return self
+
+
+class Precision(StrictModel):
+    """Numeric precision."""
+
+    default: Dtype = "float32"
+    """The dtype the model is loaded in unless the caller asks otherwise."""
+    safe: list[Dtype] = ["float32"]
+    """Dtypes known to give the authors' results."""
+
+
+class Manifest(StrictModel):
+    """One backbone of the catalogue."""
+
+    schema_version: Literal[1]
+    """Version of this format."""
+    name: ModelName
+    """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
+    aliases: list[ModelName] = []
+    """Other names that resolve to this entry (e.g. the name another library uses)."""
+    description: str = ""
+    """What the model is, what it was trained on and which embedding this entry returns."""
+    tags: list[Tag] = []
+    """Free-form lowercase labels (`pathology`, `vit`, `dinov2`)."""
+    license: License | None = None
+    """License of the weights."""
+    paper: Paper | None = None
+    """Publication."""
+    gated: bool = False
+    """The weights need an access token (a gated Hugging Face repository)."""
+    wrapper: Wrapper
+    """Which library builds the `nn.Module`."""
+    checkpoint: Checkpoint | None = None
+    """Where the weights live; omit for random initialization."""
+    input: InputSpec
+    """Input size and preprocessing."""
+    output: OutputSpec
+    """The output contract."""
+    precision: Precision = Precision()
+    """Default and safe dtypes."""
+    metrics: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], float] = {}
+    """Reported figures (`params_m`, `imagenet_top1`, ...), from the model card."""
+    same_weights_as: ModelName | None = None
+    """Another entry that declares the same weights (e.g. the same model with another pooling)."""
+
+    _file: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Self:
+        ckpt, wrapper = self.checkpoint, self.wrapper
+        if ckpt is not None and ckpt.timm is not None and not isinstance(wrapper, TimmWrapper):
+            raise ValueError("checkpoint.timm needs wrapper.type: timm")
+        if isinstance(wrapper, OnnxWrapper):
+            if ckpt is None or ckpt.timm is not None or (ckpt.hf is not None and not ckpt.hf.filename):
+                raise ValueError("an onnx wrapper needs its model file in checkpoint.path, url or hf.filename")
+            if self.output.feature_levels > len(wrapper.hidden_states):
+                raise ValueError(
+                    f"output.feature_levels is {self.output.feature_levels} but wrapper.hidden_states "
+                    f"names {len(wrapper.hidden_states)} outputs"
+                )
+        if isinstance(wrapper, TransformersWrapper) and ckpt is not None and ckpt.hf is not None:
+            if ckpt.hf.filename is not None:
+                raise ValueError("a transformers checkpoint is a whole repository: remove hf.filename")
+        if isinstance(wrapper, TimmWrapper):
+            in_chans = wrapper.kwargs.get("in_chans", 3)
+            if in_chans != self.input.in_chans:
+                raise ValueError(
+                    f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
+                    "channels (one mean/std value per channel)"
+                )
+        if self.same_weights_as == self.name:
+            raise ValueError("same_weights_as names this entry itself")
+        if self.name in self.aliases:
+            raise ValueError("aliases repeat the entry's own name")
+        return self
+
+    @property
+    def group(self) -> str:
+        """The part of the name before the slash."""
+        return self.name.split("/", 1)[0]
+
+    @property
+    def source(self) -> Source:
+        """Where the weights come from: `hf`, `url`, `local`, `timm` or `none` (random init)."""
+        return self.checkpoint.source if self.checkpoint is not None else "none"
+
+    @property
+    def file(self) -> Path | None:
+        """The YAML file this manifest was read from, if any."""
+        return self._file
+
+    def with_file(self, file: Path | None) -> Self:
+        """Record the file this manifest came from."""
+        self._file = file
+        return self
+
+    def summary(self) -> dict[str, Any]:
+        """The fields `zoo list --json` prints."""
+        return {
+            "name": self.name,
+            "group": self.group,
+            "wrapper": self.wrapper.type,
+            "source": self.source,
+            "embedding_dim": self.output.embedding_dim,
+            "input_size": list(self.input.size),
+            "license": self.license.id if self.license else None,
+            "commercial": self.license.commercial if self.license else None,
+            "gated": self.gated,
+            "tags": list(self.tags),
+            "aliases": list(self.aliases),
+        }

@@ -1,0 +1,172 @@
+"""The ``wrapper:`` block: which library builds the ``nn.Module``, one model per type."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from zoo.manifest._base import DOTTED_PATH_PATTERN, DottedPath, NonEmptyStr, StrictModel
+
+#: The key that marks a Python object named by dotted path inside ``kwargs``.
+OBJECT_KEY = "$object"
+
+#: Keyword arguments the loader sets itself; a manifest may not set them.
+RESERVED_TIMM_KWARGS = frozenset(
+    {
+        "num_classes",
+        "pretrained",
+        "features_only",
+        "out_indices",
+        "pretrained_cfg",
+        "pretrained_cfg_overlay",
+        "checkpoint_path",
+        "model_name",
+    }
+)
+
+_DOTTED = re.compile(DOTTED_PATH_PATTERN)
+
+
+def check_object_refs(value: Any, where: str = "kwargs") -> Any:
+    """Check every ``{$object: dotted.path}`` inside a kwargs value, recursively.
+
+    Nothing is imported here: the path is resolved by the loader, under the
+    trusted-module allow-list.
+    """
+    if isinstance(value, dict):
+        if OBJECT_KEY in value:
+            if len(value) != 1:
+                raise ValueError(f"{where}: a {{{OBJECT_KEY}: ...}} mapping takes no other keys")
+            target = value[OBJECT_KEY]
+            if not isinstance(target, str) or not _DOTTED.match(target):
+                raise ValueError(
+                    f"{where}: {OBJECT_KEY} must be a dotted path such as torch.nn.SiLU, "
+                    f"got {target!r}"
+                )
+            return value
+        for key, item in value.items():
+            check_object_refs(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_object_refs(item, f"{where}[{i}]")
+    return value
+
+
+Kwargs = Annotated[
+    dict[str, Any],
+    Field(
+        description=(
+            "Keyword arguments for the builder. A Python object (a class or function) is written "
+            f"`{{{OBJECT_KEY}: dotted.path}}` and imported at load time only, under the trusted "
+            "module allow-list (torch, torchvision, timm, transformers, zoo, ZOO_TRUSTED_MODULES)."
+        )
+    ),
+]
+
+
+class _KwargsMixin(StrictModel):
+    @field_validator("kwargs", "arguments", mode="after", check_fields=False)
+    @classmethod
+    def _object_refs(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_object_refs(value)
+
+
+class TimmWrapper(_KwargsMixin):
+    """Build with `timm.create_model(architecture, num_classes=0, **kwargs)`."""
+
+    type: Literal["timm"]
+    """Wrapper type."""
+    architecture: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", examples=["vit_small_patch16_224"])]
+    """timm architecture name, without a pretrained tag (the tag goes in `checkpoint.timm`)."""
+    kwargs: Kwargs = {}
+    """Extra `timm.create_model` keyword arguments (`img_size`, `dynamic_img_size`, `reg_tokens`, ...).
+    `num_classes`, `pretrained`, `features_only` and `out_indices` are set by zoo."""
+
+    @field_validator("architecture", mode="before")
+    @classmethod
+    def _no_tag(cls, value: Any) -> Any:
+        if isinstance(value, str) and "." in value:
+            arch, _, tag = value.partition(".")
+            raise ValueError(
+                f"architecture takes no pretrained tag: write architecture: {arch} "
+                f"and checkpoint: {{timm: {tag}}}"
+            )
+        return value
+
+    @field_validator("kwargs", mode="after")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(RESERVED_TIMM_KWARGS & value.keys())
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} is set by zoo and cannot be given in kwargs")
+        return value
+
+
+class TransformersWrapper(_KwargsMixin):
+    """Build with Hugging Face transformers (`from_pretrained`, or `from_config` without weights)."""
+
+    type: Literal["transformers"]
+    """Wrapper type."""
+    model_class: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "AutoModel"
+    """A transformers class name, e.g. `AutoModel`, `Dinov2Model`, `ViTModel`."""
+    config: dict[str, Any] = {}
+    """Inline configuration. With `model_type` it builds the architecture offline; with weights it
+    overrides the repository's `config.json` field by field."""
+    trust_remote_code: bool = False
+    """The repository's own Python code is needed. Runs only if the caller also passes
+    `trust_remote_code=True` (CLI `--trust-remote-code`)."""
+    kwargs: Kwargs = {}
+    """Extra keyword arguments for `from_pretrained` / `from_config` (e.g. `add_pooling_layer`)."""
+
+
+class OnnxWrapper(StrictModel):
+    """Run an ONNX file with onnxruntime; the file is the checkpoint (`path`, `url` or `hf`)."""
+
+    type: Literal["onnx"]
+    """Wrapper type."""
+    providers: list[NonEmptyStr] | None = None
+    """Execution providers in order of preference; default: CUDA when a GPU is present, else CPU."""
+    output: NonEmptyStr | None = None
+    """Name of the graph output holding the final tokens `[B, N, C]` or the embedding `[B, D]`;
+    default: the first output."""
+    hidden_states: list[NonEmptyStr] = []
+    """Graph outputs holding each block's tokens `[B, N, C]`, in block order (for `out_indices`)."""
+
+
+class TorchHubWrapper(_KwargsMixin):
+    """Build with `torch.hub.load(repo, entry, **kwargs)`."""
+
+    type: Literal["torchhub"]
+    """Wrapper type."""
+    repo: NonEmptyStr
+    """`owner/name[:ref]` on GitHub, or a local folder with a `hubconf.py` (`source: local`)."""
+    entry: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    """The entry point defined in the repository's `hubconf.py`."""
+    source: Literal["github", "local"] = "github"
+    """Where `repo` lives. A local folder is relative to the manifest's folder unless absolute."""
+    kwargs: Kwargs = {}
+    """Keyword arguments for the entry point."""
+    trust_repo: bool = False
+    """A remote repository runs its own code: required for `source: github`."""
+
+
+class FunctionWrapper(_KwargsMixin):
+    """Call a Python function that returns an `nn.Module`."""
+
+    type: Literal["function"]
+    """Wrapper type."""
+    path: DottedPath
+    """Dotted path of the callable, imported at load time only (never while validating), and only
+    under an allowed module prefix (torch, torchvision, timm, transformers, zoo, ZOO_TRUSTED_MODULES)."""
+    arguments: Kwargs = {}
+    """Keyword arguments for the call."""
+
+
+Wrapper = Annotated[
+    TimmWrapper | TransformersWrapper | OnnxWrapper | TorchHubWrapper | FunctionWrapper,
+    Field(discriminator="type"),
+]
+
+WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "function")
