@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -104,15 +105,28 @@ def verify(path: Path, expected: str, *, remove_bad: bool = False) -> None:
 # -- network -------------------------------------------------------------------------------------
 
 
+_REACHABLE: dict[tuple[str, int], tuple[float, bool]] = {}
+_REACHABLE_TTL = 30.0
+
+
 def reachable(url: str) -> bool:
-    """Whether a TCP connection to the URL's host opens within ``ZOO_CONNECT_TIMEOUT`` seconds."""
+    """Whether a TCP connection to the URL's host opens within ``ZOO_CONNECT_TIMEOUT`` seconds.
+
+    The answer is remembered for half a minute, so a load that tries two files
+    of one host waits for the network once.
+    """
     parts = urllib.parse.urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    key = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    now = time.monotonic()
+    if key in _REACHABLE and now - _REACHABLE[key][0] < _REACHABLE_TTL:
+        return _REACHABLE[key][1]
     try:
-        with socket.create_connection((parts.hostname or "", port), timeout=constants.connect_timeout()):
-            return True
+        with socket.create_connection(key, timeout=constants.connect_timeout()):
+            answer = True
     except OSError:
-        return False
+        answer = False
+    _REACHABLE[key] = (now, answer)
+    return answer
 
 
 @contextlib.contextmanager

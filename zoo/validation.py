@@ -134,3 +134,19 @@ def validate_paths(paths: Sequence[str | Path] = ()) -> Report:
     """Validate the manifests under files or folders (default: every catalogue root)."""
     roots = [Path(p) for p in paths] if paths else default_roots()
     return validate_files(manifest_files(roots))
+
+
+def build_checks(report: Report, *, trust_remote_code: bool = False, progress: bool = False) -> None:
+    """Build every valid manifest of the report and add the contract problems found (imports torch)."""
+    import sys
+
+    from zoo.verify import check_build
+
+    for m in report.manifests:
+        result = check_build(m, trust_remote_code=trust_remote_code)
+        report.problems.extend(result.problems)
+        if result.skipped:
+            report.problems.append(Problem(str(m.file), "", f"build skipped: {result.skipped}", severity=WARNING, code="build_skipped"))
+        if progress:
+            state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
+            sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")

@@ -15,7 +15,9 @@ from zoo.cli._output import Output
 @click.option("--strict", is_flag=True, help="Warnings block too.")
 @click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", help="github: GitHub Actions annotations.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: bool) -> None:
+@click.option("--build", is_flag=True, help="Also build each architecture (meta device) and check its declared outputs.")
+@click.option("--trust-remote-code", is_flag=True, help="With --build: also build manifests that run repository code.")
+def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: bool, build: bool, trust_remote_code: bool) -> None:
     """Validate manifest files or folders (default: every catalogue root).
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
@@ -24,6 +26,10 @@ def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: b
 
     out = Output(as_json=as_json)
     report = validate_paths(paths)
+    if build:
+        from zoo.validation import build_checks
+
+        build_checks(report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text")
     blocking = report.errors(strict=strict)
     if as_json:
         out.json(

@@ -256,8 +256,10 @@ class Manifest(StrictModel):
                     f"output.feature_levels is {self.output.feature_levels} but wrapper.hidden_states "
                     f"names {len(wrapper.hidden_states)} outputs"
                 )
-        if isinstance(wrapper, TransformersWrapper) and ckpt is not None and ckpt.hf is not None:
-            if ckpt.hf.filename is not None:
+        if isinstance(wrapper, TransformersWrapper) and ckpt is not None:
+            if ckpt.url is not None:
+                raise ValueError("a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path")
+            if ckpt.hf is not None and ckpt.hf.filename is not None:
                 raise ValueError("a transformers checkpoint is a whole repository: remove hf.filename")
         if isinstance(wrapper, TimmWrapper):
             in_chans = wrapper.kwargs.get("in_chans", 3)

@@ -1,0 +1,1 @@
+"""One module per wrapper type, each with ``build(manifest, ctx) -> (module, adapter)``, imported on demand."""

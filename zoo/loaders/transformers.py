@@ -1,0 +1,146 @@
+"""``wrapper.type: transformers`` — Hugging Face models, from a repository, a local folder or an inline config."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo import hub
+from zoo._imports import resolve_objects
+from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError
+from zoo.loaders._base import Adapter, BuildContext
+from zoo.manifest import Manifest, TransformersWrapper
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise MissingExtraError("transformers", "transformers", "a transformers backbone") from None
+    return transformers
+
+
+class TransformersAdapter(Adapter):
+    """Hidden states and pooler output of a transformers vision model."""
+
+    def _call(self, x: torch.Tensor, **kwargs: Any) -> Any:
+        config = self.module.config
+        size = getattr(config, "image_size", None)
+        if size is not None and self._accepts_interpolation():
+            expected = (size, size) if isinstance(size, int) else tuple(size)
+            if tuple(x.shape[-2:]) != expected:
+                kwargs["interpolate_pos_encoding"] = True
+        return self.module(pixel_values=x, **kwargs)
+
+    def _accepts_interpolation(self) -> bool:
+        return "interpolate_pos_encoding" in inspect.signature(self.module.forward).parameters
+
+    def raw(self, x: torch.Tensor) -> Any:
+        return self._call(x)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        return self._call(x).last_hidden_state  # type: ignore[no-any-return]
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = getattr(self._call(x), "pooler_output", None)
+        if pooled is None:
+            raise self._unsupported("a pooler output (build it with a pooling layer, or use pooling: cls)")
+        return pooled  # type: ignore[no-any-return]
+
+    def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        hidden = self._call(x, output_hidden_states=True).hidden_states
+        # hidden[0] is the embedding output; block i's output is hidden[i + 1].
+        return [hidden[i + 1] for i in indices]
+
+    def dims(self) -> dict[str, int | None]:
+        config = self.module.config
+        patch = getattr(config, "patch_size", None)
+        return {
+            "token_dim": getattr(config, "hidden_size", None),
+            "blocks": getattr(config, "num_hidden_layers", None),
+            "patch_size": patch if isinstance(patch, int) else None,
+            "prefix_tokens": 1 + int(getattr(config, "num_register_tokens", 0) or 0) if isinstance(patch, int) else None,
+        }
+
+
+def _model_class(wrapper: TransformersWrapper) -> Any:
+    transformers = _transformers()
+    cls = getattr(transformers, wrapper.model_class, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise LoadError(f"transformers {transformers.__version__} has no model class {wrapper.model_class!r}")
+    return cls
+
+
+def _remote_code(manifest: Manifest, ctx: BuildContext) -> bool:
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TransformersWrapper)
+    if wrapper.trust_remote_code and not ctx.trust_remote_code:
+        raise TrustError(
+            f"{manifest.name} runs Python code from its model repository (wrapper.trust_remote_code). "
+            "If you trust it, pass trust_remote_code=True (CLI: --trust-remote-code).",
+            flag="--trust-remote-code",
+        )
+    return wrapper.trust_remote_code
+
+
+def _weights_folder(manifest: Manifest, remote_code: bool) -> Path:
+    ckpt = manifest.checkpoint
+    assert ckpt is not None
+    if ckpt.url is not None:
+        raise LoadError(f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path")
+    patterns = ["*.json", "*.safetensors", "*.txt"]
+    if ckpt.format == "pickle":
+        patterns.append("*.bin")
+    if remote_code:
+        patterns.append("*.py")
+    folder = hub.resolve(manifest, allow_patterns=patterns)
+    if folder.is_file():
+        folder = folder.parent
+    return folder
+
+
+def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+    """Build with ``from_pretrained`` (weights) or ``from_config`` (random init / meta)."""
+    transformers = _transformers()
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TransformersWrapper)
+    cls = _model_class(wrapper)
+    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    overrides = {**wrapper.config, **ctx.overrides}
+    ckpt = manifest.checkpoint if ctx.pretrained else None
+    try:
+        if ckpt is not None:
+            remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
+            folder = _weights_folder(manifest, remote)
+            config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
+            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote, **config_overrides)
+            model = cls.from_pretrained(
+                folder, config=config, trust_remote_code=remote,
+                use_safetensors=ckpt.format != "pickle", **kwargs,
+            )
+        else:
+            if "model_type" not in overrides:
+                raise LoadError(
+                    f"{manifest.name}: building without weights needs wrapper.config.model_type "
+                    "(an inline config is what lets the architecture build offline)"
+                )
+            config = transformers.AutoConfig.for_model(**overrides)
+            factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+            if ctx.meta:
+                with torch.device("meta"):
+                    model = factory(config, **kwargs)
+            else:
+                model = factory(config, **kwargs)
+    except (LoadError, TrustError):
+        raise
+    except TypeError as exc:
+        raise UsageError(f"{manifest.name}: {exc}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise LoadError(f"{manifest.name}: transformers could not build the model: {str(exc).splitlines()[0]}") from None
+    if ctx.dtype is not None and not ctx.meta:
+        model.to(ctx.dtype)
+    return model, TransformersAdapter(model, manifest)
