@@ -43,7 +43,9 @@ def import_object(dotted: str, *, purpose: str) -> Any:
             for attr in parts[split:]:
                 obj = getattr(obj, attr)
         except AttributeError:
-            raise LoadError(f"{purpose}: {module_name} has no attribute {'.'.join(parts[split:])!r}") from None
+            raise LoadError(
+                f"{purpose}: {module_name} has no attribute {'.'.join(parts[split:])!r}"
+            ) from None
         return obj
     raise LoadError(f"{purpose}: cannot import {dotted!r}")
 

@@ -24,8 +24,8 @@ def parse_out_indices(value: object) -> OutIndices:
     Raises:
         UsageError: The value is not one of the accepted forms.
     """
-    if value is None or isinstance(value, int) and not isinstance(value, bool):
-        return value  # type: ignore[return-value]
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in ("", "none", "null"):
@@ -62,10 +62,14 @@ def resolve_out_indices(value: object, levels: int) -> list[int] | None:
     if parsed is None:
         return None
     if levels <= 0:
-        raise OutIndicesError(f"out_indices={value!r}: this model declares no feature levels (output.feature_levels is 0)")
+        raise OutIndicesError(
+            f"out_indices={value!r}: this model declares no feature levels (output.feature_levels is 0)"
+        )
     if isinstance(parsed, int):
         if not 1 <= parsed <= levels:
-            raise OutIndicesError(f"out_indices={parsed}: asks for the last {parsed} blocks; the model has {levels} (valid: 1..{levels})")
+            raise OutIndicesError(
+                f"out_indices={parsed}: asks for the last {parsed} blocks; the model has {levels} (valid: 1..{levels})"
+            )
         return list(range(levels - parsed, levels))
     if not parsed:
         raise OutIndicesError("out_indices is empty: give an int or at least one index")

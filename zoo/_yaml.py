@@ -18,10 +18,10 @@ from zoo.errors import Problem
 MAX_BYTES = 1 << 20  # 1 MiB: the largest real manifest is a few KiB
 MAX_DEPTH = 32
 
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _ManifestLoader(_Base):  # type: ignore[misc,valid-type]
+class _ManifestLoader(_Base):
     """The safe loader, refusing aliases and duplicate keys."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
@@ -50,7 +50,7 @@ class _ManifestLoader(_Base):  # type: ignore[misc,valid-type]
         # Keys were constructed above; forget them so the alias check does not fire on them.
         for key_node in seen.values():
             self.constructed_objects.pop(key_node, None)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _problem(file: str, message: str, mark: Any = None, code: str = "yaml") -> Problem:
@@ -81,19 +81,25 @@ def load_manifest_data(raw: bytes, file: str) -> tuple[Any, list[Problem]]:
         The data (or ``None``) and the problems found; problems mean the data is unusable.
     """
     if len(raw) > MAX_BYTES:
-        return None, [_problem(file, f"file is {len(raw)} bytes; a manifest may have at most {MAX_BYTES}")]
+        return None, [
+            _problem(file, f"file is {len(raw)} bytes; a manifest may have at most {MAX_BYTES}")
+        ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [_problem(file, f"not UTF-8 text (byte {exc.start}: {exc.reason})", code="encoding")]
+        return None, [
+            _problem(file, f"not UTF-8 text (byte {exc.start}: {exc.reason})", code="encoding")
+        ]
     try:
-        data = yaml.load(text, Loader=_ManifestLoader)  # noqa: S506 - a safe loader subclass
+        data = yaml.load(text, Loader=_ManifestLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         message = exc.problem or str(exc)
         if exc.context:
             message = f"{exc.context}: {message}"
         if "could not determine a constructor" in message:
-            message = message.replace("could not determine a constructor for the tag", "tag not allowed:")
+            message = message.replace(
+                "could not determine a constructor for the tag", "tag not allowed:"
+            )
             message += " (manifests are plain YAML: no Python tags)"
         return None, [_problem(file, message, exc.problem_mark)]
     except yaml.YAMLError as exc:
@@ -104,7 +110,9 @@ def load_manifest_data(raw: bytes, file: str) -> tuple[Any, list[Problem]]:
         return None, [_problem(file, f"nested too deeply (more than {MAX_DEPTH} levels)")]
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
-        return None, [_problem(file, f"a manifest is a YAML mapping, this file is {kind}", code="type")]
+        return None, [
+            _problem(file, f"a manifest is a YAML mapping, this file is {kind}", code="type")
+        ]
     return data, []
 
 

@@ -102,7 +102,9 @@ def read_manifest(file: str | Path, *, check_name: bool = True) -> Manifest:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ManifestError([Problem(str(path), "", f"cannot read: {exc.strerror or exc}", code="io")]) from None
+        raise ManifestError(
+            [Problem(str(path), "", f"cannot read: {exc.strerror or exc}", code="io")]
+        ) from None
     return parse_manifest(raw, path, check_name=check_name)
 
 
@@ -172,6 +174,9 @@ class Catalog:
     def get(self, name: str) -> Manifest:
         """The manifest of a model, by name or alias.
 
+        ``timm/<architecture>[.<tag>]`` names not defined by a file are derived
+        from timm's registry (this imports timm).
+
         Raises:
             ModelNotFoundError: With close matches ("did you mean ...").
             ManifestError: The model's file exists but is invalid.
@@ -183,13 +188,17 @@ class Catalog:
             return index[self._aliases[name]]
         if name in self._invalid:
             raise self._invalid[name]
+        if name.startswith("timm/"):
+            from zoo import timm_registry
+
+            return timm_registry.manifest_for(name)
         raise ModelNotFoundError(name, self.suggest(name))
 
     def __contains__(self, name: object) -> bool:
         index = self._index()
         return isinstance(name, str) and (name in index or name in self._aliases)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.list())
 
     def __len__(self) -> int:

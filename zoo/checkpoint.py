@@ -37,9 +37,9 @@ def empty_parameters() -> Iterator[None]:
         original(module, name, param)
         if param is not None and not param.is_meta:
             kwargs = {"requires_grad": param.requires_grad}
-            module._parameters[name] = type(param)(param.to("meta"), **kwargs)  # type: ignore[call-arg]
+            module._parameters[name] = type(param)(param.to("meta"), **kwargs)
 
-    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    nn.Module.register_parameter = register  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -64,12 +64,14 @@ def read_file(path: Path, fmt: str = "auto") -> Mapping[str, Any]:
             raise LoadError(f"cannot read {path} as safetensors: {exc}") from None
     try:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # type: ignore[no-any-return]
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
             if "mmap" not in str(exc):
                 raise
-            return torch.load(path, map_location="cpu", weights_only=True)  # type: ignore[no-any-return]
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        Exception
+    ) as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         raise LoadError(
             f"cannot read {path} as a weights-only pickle: {str(exc).splitlines()[0]}. "
             "zoo never unpickles arbitrary objects; convert the checkpoint to safetensors."
@@ -82,11 +84,19 @@ def select(data: Mapping[str, Any], key: str | None, source: str) -> StateDict:
     if key:
         for part in key.split("."):
             if not isinstance(node, Mapping) or part not in node:
-                have = ", ".join(sorted(map(str, node))[:8]) if isinstance(node, Mapping) else type(node).__name__
-                raise LoadError(f"checkpoint {source} has no key {key!r} (at {part!r}; keys: {have}). Fix checkpoint.key.")
+                have = (
+                    ", ".join(sorted(map(str, node))[:8])
+                    if isinstance(node, Mapping)
+                    else type(node).__name__
+                )
+                raise LoadError(
+                    f"checkpoint {source} has no key {key!r} (at {part!r}; keys: {have}). Fix checkpoint.key."
+                )
             node = node[part]
     if not isinstance(node, Mapping):
-        raise LoadError(f"checkpoint {source}: {key or 'the file'} is a {type(node).__name__}, not a state dict")
+        raise LoadError(
+            f"checkpoint {source}: {key or 'the file'} is a {type(node).__name__}, not a state dict"
+        )
     tensors = {k: v for k, v in node.items() if isinstance(v, torch.Tensor)}
     if not tensors:
         nested = [k for k, v in node.items() if isinstance(v, Mapping)]
@@ -112,7 +122,9 @@ def remap(state: StateDict, rules: Remap) -> StateDict:
     return out
 
 
-def load_state_dict(path: Path, ckpt: Checkpoint, *, filters: tuple[Callable[[StateDict], StateDict], ...] = ()) -> StateDict:
+def load_state_dict(
+    path: Path, ckpt: Checkpoint, *, filters: tuple[Callable[[StateDict], StateDict], ...] = ()
+) -> StateDict:
     """Read, select, remap and filter a checkpoint file into a flat state dict."""
     state = remap(select(read_file(path, ckpt.format), ckpt.key, str(path)), ckpt.remap)
     for fn in filters:
@@ -120,8 +132,15 @@ def load_state_dict(path: Path, ckpt: Checkpoint, *, filters: tuple[Callable[[St
     return state
 
 
-def assign(model: nn.Module, state: StateDict, *, source: str, strict: bool = True,
-           dtype: torch.dtype | None = None, device: torch.device | None = None) -> None:
+def assign(
+    model: nn.Module,
+    state: StateDict,
+    *,
+    source: str,
+    strict: bool = True,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+) -> None:
     """Put a state dict's tensors into a model built with :func:`empty_parameters`.
 
     Floating tensors are cast to ``dtype`` and moved to ``device`` (copies only
@@ -137,7 +156,8 @@ def assign(model: nn.Module, state: StateDict, *, source: str, strict: bool = Tr
     unexpected = [k for k in state if k not in expected]
     mismatched = [
         f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+        for k in state
+        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
     ]
     if mismatched or (strict and (missing or unexpected)):
         raise CheckpointMismatchError(source, missing, unexpected, mismatched)
@@ -154,4 +174,6 @@ def assign(model: nn.Module, state: StateDict, *, source: str, strict: bool = Tr
     model.load_state_dict(ready, strict=False, assign=True)
     left = [n for n, p in model.named_parameters() if p.is_meta]
     if left:
-        raise LoadError(f"checkpoint {source} leaves {len(left)} parameter(s) without weights: {', '.join(left[:5])}")
+        raise LoadError(
+            f"checkpoint {source} leaves {len(left)} parameter(s) without weights: {', '.join(left[:5])}"
+        )

@@ -128,9 +128,7 @@ class IntegrityError(ZooError, OSError):
     def __init__(self, path: str, expected: str, actual: str, *, removed: bool) -> None:
         self.path, self.expected, self.actual = path, expected, actual
         tail = " The file was removed; fetch it again." if removed else ""
-        super().__init__(
-            f"sha256 mismatch for {path}: expected {expected}, got {actual}.{tail}"
-        )
+        super().__init__(f"sha256 mismatch for {path}: expected {expected}, got {actual}.{tail}")
 
 
 class TrustError(ZooError, PermissionError):

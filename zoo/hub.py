@@ -43,7 +43,9 @@ def local_path(manifest: Manifest, path: str) -> Path:
     else:
         if manifest.file is None:
             raise WeightsNotAvailableError(
-                path, [], "Give an absolute checkpoint.path, or load the manifest from its file.",
+                path,
+                [],
+                "Give an absolute checkpoint.path, or load the manifest from its file.",
                 reason="a relative path needs the manifest's file",
             )
         base = manifest.file.resolve().parent
@@ -51,14 +53,17 @@ def local_path(manifest: Manifest, path: str) -> Path:
         root = base.parent  # <root>/<group>/<name>.yaml
         if not resolved.is_relative_to(root):
             raise WeightsNotAvailableError(
-                path, [str(resolved)],
+                path,
+                [str(resolved)],
                 "A relative checkpoint.path must stay inside the manifest's catalogue root; "
                 "use an absolute path to point elsewhere.",
                 reason="path escapes the catalogue root",
             )
     if not resolved.exists():
         raise WeightsNotAvailableError(
-            str(resolved), [str(resolved)], f"Put the weights at {resolved} or fix checkpoint.path in {manifest.file}."
+            str(resolved),
+            [str(resolved)],
+            f"Put the weights at {resolved} or fix checkpoint.path in {manifest.file}.",
         )
     return resolved
 
@@ -138,16 +143,25 @@ def _file_lock(target: Path) -> Iterator[None]:
         yield
 
 
-def _progress(total: int | None, label: str):  # type: ignore[no-untyped-def]
+def _progress(total: int | None, label: str):
     if not sys.stderr.isatty():
         return None
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
     )
 
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
     )
     progress.start()
     progress.add_task(label, total=total)
@@ -166,13 +180,20 @@ def download(url: str, dest: Path, *, sha256: str | None = None) -> Path:
             if sha256:
                 verify(dest, sha256, remove_bad=True)
             return dest
-        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".incomplete", dir=dest.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=dest.name + ".", suffix=".incomplete", dir=dest.parent
+        )
         tmp = Path(tmp_name)
         try:
             digest = hashlib.sha256()
             received = 0
             try:
-                with urllib.request.urlopen(url, timeout=max(constants.connect_timeout(), 30)) as response, os.fdopen(fd, "wb") as fh:
+                with (
+                    urllib.request.urlopen(
+                        url, timeout=max(constants.connect_timeout(), 30)
+                    ) as response,
+                    os.fdopen(fd, "wb") as fh,
+                ):
                     total = int(response.headers.get("Content-Length") or 0) or None
                     bar = _progress(total, dest.name)
                     try:
@@ -186,19 +207,27 @@ def download(url: str, dest: Path, *, sha256: str | None = None) -> Path:
                         if bar is not None:
                             bar.stop()
             except urllib.error.HTTPError as exc:
-                raise DownloadError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+                raise DownloadError(
+                    f"download of {url} failed: HTTP {exc.code} {exc.reason}"
+                ) from None
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 raise DownloadError(f"download of {url} failed: {reason}") from None
             if total is not None and received != total:
-                raise DownloadError(f"download of {url} was cut short: got {received} of {total} bytes")
+                raise DownloadError(
+                    f"download of {url} was cut short: got {received} of {total} bytes"
+                )
             actual = digest.hexdigest()
             if sha256 and actual != sha256:
                 raise IntegrityError(url, sha256, actual, removed=True)
-            os.replace(tmp, dest)
+            tmp.replace(dest)
             if sha256:
                 stat = dest.stat()
-                _sidecar(dest).write_text(json.dumps({"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+                _sidecar(dest).write_text(
+                    json.dumps(
+                        {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+                    )
+                )
             return dest
         finally:
             tmp.unlink(missing_ok=True)
@@ -218,11 +247,20 @@ def url_file(url: str, *, sha256: str | None = None, name: str = "") -> Path:
         if sha256:
             verify(dest, sha256, remove_bad=not constants.offline())
         return dest
-    fix = f"Run `zoo load {name}` once with network access, or download {url} and save it as {dest}."
+    fix = (
+        f"Run `zoo load {name}` once with network access, or download {url} and save it as {dest}."
+    )
     if constants.offline():
-        raise WeightsNotAvailableError(url, [str(dest)], fix, reason="offline mode (ZOO_OFFLINE / HF_HUB_OFFLINE) and not cached")
+        raise WeightsNotAvailableError(
+            url,
+            [str(dest)],
+            fix,
+            reason="offline mode (ZOO_OFFLINE / HF_HUB_OFFLINE) and not cached",
+        )
     if not reachable(url):
-        raise WeightsNotAvailableError(url, [str(dest)], fix, reason=f"cannot reach {urllib.parse.urlsplit(url).hostname}")
+        raise WeightsNotAvailableError(
+            url, [str(dest)], fix, reason=f"cannot reach {urllib.parse.urlsplit(url).hostname}"
+        )
     return download(url, dest, sha256=sha256)
 
 
@@ -249,7 +287,9 @@ def hf_path(loc: HfLocation, *, name: str = "", allow_patterns: list[str] | None
         import huggingface_hub as hfh
         from huggingface_hub import errors as hf_errors
     except ImportError as exc:  # pragma: no cover - a base dependency
-        raise WeightsNotAvailableError(loc.repo, [], "pip install huggingface_hub", reason=str(exc)) from None
+        raise WeightsNotAvailableError(
+            loc.repo, [], "pip install huggingface_hub", reason=str(exc)
+        ) from None
 
     target = f"{loc.repo}/{loc.filename}" if loc.filename else loc.repo
     if loc.revision:
@@ -258,28 +298,56 @@ def hf_path(loc: HfLocation, *, name: str = "", allow_patterns: list[str] | None
 
     def fetch(local_only: bool) -> Path:
         if loc.filename:
-            return Path(hfh.hf_hub_download(loc.repo, loc.filename, revision=loc.revision, local_files_only=local_only))
-        return Path(hfh.snapshot_download(loc.repo, revision=loc.revision, local_files_only=local_only, allow_patterns=allow_patterns))
+            return Path(
+                hfh.hf_hub_download(
+                    loc.repo, loc.filename, revision=loc.revision, local_files_only=local_only
+                )
+            )
+        return Path(
+            hfh.snapshot_download(
+                loc.repo,
+                revision=loc.revision,
+                local_files_only=local_only,
+                allow_patterns=allow_patterns,
+            )
+        )
 
     try:
         return fetch(local_only=True)
     except (hf_errors.LocalEntryNotFoundError, FileNotFoundError, hf_errors.EntryNotFoundError):
         pass
     if constants.offline():
-        raise WeightsNotAvailableError(target, looked, _hf_fix(loc, name), reason="offline mode (ZOO_OFFLINE / HF_HUB_OFFLINE) and not in the Hugging Face cache")
+        raise WeightsNotAvailableError(
+            target,
+            looked,
+            _hf_fix(loc, name),
+            reason="offline mode (ZOO_OFFLINE / HF_HUB_OFFLINE) and not in the Hugging Face cache",
+        )
     endpoint = constants.hf_endpoint()
     if not reachable(endpoint):
-        raise WeightsNotAvailableError(target, looked, _hf_fix(loc, name), reason=f"cannot reach {endpoint} and not in the Hugging Face cache")
+        raise WeightsNotAvailableError(
+            target,
+            looked,
+            _hf_fix(loc, name),
+            reason=f"cannot reach {endpoint} and not in the Hugging Face cache",
+        )
     try:
         return fetch(local_only=False)
     except hf_errors.GatedRepoError:
         raise WeightsNotAvailableError(
-            target, looked,
+            target,
+            looked,
             f"Request access on {endpoint}/{loc.repo}, then set HF_TOKEN (or run `hf auth login`).",
             reason="gated repository: access not granted to this token",
         ) from None
-    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.EntryNotFoundError) as exc:
-        raise WeightsNotAvailableError(target, looked, "Check checkpoint.hf in the manifest.", reason=type(exc).__name__) from None
+    except (
+        hf_errors.RepositoryNotFoundError,
+        hf_errors.RevisionNotFoundError,
+        hf_errors.EntryNotFoundError,
+    ) as exc:
+        raise WeightsNotAvailableError(
+            target, looked, "Check checkpoint.hf in the manifest.", reason=type(exc).__name__
+        ) from None
     except (hf_errors.HfHubHTTPError, OSError) as exc:
         raise DownloadError(f"download of {target} failed: {exc}") from None
 

@@ -17,7 +17,9 @@ from zoo.loaders._base import Adapter
 from zoo.manifest import Manifest
 
 
-def tokens_to_map(tokens: torch.Tensor, prefix: int, grid: tuple[int, int], where: str) -> torch.Tensor:
+def tokens_to_map(
+    tokens: torch.Tensor, prefix: int, grid: tuple[int, int], where: str
+) -> torch.Tensor:
     """``[B, prefix + h*w, C]`` tokens to a ``[B, C, h, w]`` map."""
     if tokens.ndim != 3:
         raise ContractError(f"{where}: expected tokens [B, N, C], got shape {tuple(tokens.shape)}")
@@ -40,7 +42,9 @@ def pool(adapter: Adapter, x: torch.Tensor, manifest: Manifest) -> Any:
         return adapter.raw(x)
     tokens = adapter.tokens(x)
     if tokens.ndim != 3:
-        raise ContractError(f"{manifest.name}: expected tokens [B, N, C], got shape {tuple(tokens.shape)}")
+        raise ContractError(
+            f"{manifest.name}: expected tokens [B, N, C], got shape {tuple(tokens.shape)}"
+        )
     if out.pooling == "cls":
         return tokens[:, 0]
     patches = tokens[:, out.prefix_tokens :].mean(dim=1)
@@ -58,7 +62,14 @@ class ZooModel(nn.Module):
         out_indices: The caller's ``out_indices`` (``None``: embeddings).
     """
 
-    def __init__(self, backbone: nn.Module, adapter: Adapter, manifest: Manifest, out_indices: Any, blocks: list[int] | None) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        adapter: Adapter,
+        manifest: Manifest,
+        out_indices: Any,
+        blocks: list[int] | None,
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.manifest = manifest
@@ -87,9 +98,13 @@ class ZooModel(nn.Module):
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.manifest.input
         if x.ndim != 4:
-            raise UsageError(f"{self.manifest.name}: expected a [B, C, H, W] batch, got shape {tuple(x.shape)}")
+            raise UsageError(
+                f"{self.manifest.name}: expected a [B, C, H, W] batch, got shape {tuple(x.shape)}"
+            )
         if x.shape[1] != spec.in_chans:
-            raise UsageError(f"{self.manifest.name}: expected {spec.in_chans} input channels, got {x.shape[1]}")
+            raise UsageError(
+                f"{self.manifest.name}: expected {spec.in_chans} input channels, got {x.shape[1]}"
+            )
         size = tuple(x.shape[-2:])
         if not spec.dynamic_size and size != tuple(spec.size):
             raise UsageError(
@@ -99,7 +114,9 @@ class ZooModel(nn.Module):
             )
         patch = self.manifest.output.patch_size
         if patch and (size[0] % patch or size[1] % patch):
-            raise UsageError(f"{self.manifest.name}: input {size[0]}x{size[1]} is not a multiple of the patch size {patch}")
+            raise UsageError(
+                f"{self.manifest.name}: input {size[0]}x{size[1]} is not a multiple of the patch size {patch}"
+            )
         if x.is_floating_point() and x.dtype != (dtype := self.dtype):
             x = x.to(dtype)
         return x

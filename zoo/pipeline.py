@@ -16,13 +16,19 @@ from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 from zoo.outputs import ZooModel
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
+_ALIASES = {
+    "fp32": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+    "float": "float32",
+}
 
 
 def loader(wrapper_type: str) -> Builder:
     """The ``build`` function of a wrapper type (its module is imported now, not before)."""
     module = importlib.import_module(f"zoo.loaders.{wrapper_type}")
-    return module.build  # type: ignore[no-any-return]
+    return module.build
 
 
 def parse_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
@@ -40,7 +46,9 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
     if not overrides:
         return manifest
     if manifest.wrapper.type == "onnx":
-        raise UsageError(f"{manifest.name}: an onnx model takes no keyword overrides (got {', '.join(overrides)})")
+        raise UsageError(
+            f"{manifest.name}: an onnx model takes no keyword overrides (got {', '.join(overrides)})"
+        )
     spec = manifest.input.model_dump()
     if "dynamic_img_size" in overrides:
         spec["dynamic_size"] = bool(overrides["dynamic_img_size"])
@@ -63,7 +71,9 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
         data.update(input=spec, wrapper=wrapper.model_dump())
         updated = Manifest.model_validate(data)
     except ValueError as exc:
-        raise UsageError(f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}") from None
+        raise UsageError(
+            f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}"
+        ) from None
     return updated.with_file(manifest.file)
 
 
@@ -72,7 +82,9 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
     actual = adapter.dims()
     out = manifest.output
     declared: dict[str, int | None] = {
-        "token_dim": out.feature_dim if isinstance(out.feature_dim, int) and out.pooling != "pooler" else None,
+        "token_dim": out.feature_dim
+        if isinstance(out.feature_dim, int) and out.pooling != "pooler"
+        else None,
         "embedding_dim": out.embedding_dim if out.pooling == "pooler" else None,
         "prefix_tokens": out.prefix_tokens if out.patch_size else None,
         "patch_size": out.patch_size,
@@ -90,7 +102,9 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
     if blocks is not None and out.feature_levels > blocks:
         wrong.append(f"feature_levels declared {out.feature_levels}, built {blocks} blocks")
     if wrong:
-        raise ContractError(f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {'; '.join(wrong)}")
+        raise ContractError(
+            f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {'; '.join(wrong)}"
+        )
 
 
 def load_manifest(

@@ -45,17 +45,47 @@ def advice(m: Manifest) -> list[Problem]:
     """Warnings: things a reviewer would ask for, that do not make the manifest wrong."""
     found = []
     if not m.description.strip():
-        found.append(_warn(m, "description", "no description: say what the model is and which embedding it returns", "no_description"))
+        found.append(
+            _warn(
+                m,
+                "description",
+                "no description: say what the model is and which embedding it returns",
+                "no_description",
+            )
+        )
     if m.license is None:
-        found.append(_warn(m, "license", "no license: users need to know whether they may use the weights", "no_license"))
+        found.append(
+            _warn(
+                m,
+                "license",
+                "no license: users need to know whether they may use the weights",
+                "no_license",
+            )
+        )
     if m.paper is None and m.checkpoint is not None:
-        found.append(_warn(m, "paper", "no paper: cite the publication (or the model card)", "no_paper"))
+        found.append(
+            _warn(m, "paper", "no paper: cite the publication (or the model card)", "no_paper")
+        )
     ckpt = m.checkpoint
     if ckpt is not None:
         if ckpt.hf is not None and ckpt.hf.revision is None:
-            found.append(_warn(m, "checkpoint.hf.revision", "unpinned: the weights can change under you; pin a commit sha", "unpinned_revision"))
+            found.append(
+                _warn(
+                    m,
+                    "checkpoint.hf.revision",
+                    "unpinned: the weights can change under you; pin a commit sha",
+                    "unpinned_revision",
+                )
+            )
         if ckpt.url is not None and ckpt.sha256 is None:
-            found.append(_warn(m, "checkpoint.sha256", "no sha256: the download cannot be verified", "no_sha256"))
+            found.append(
+                _warn(
+                    m,
+                    "checkpoint.sha256",
+                    "no sha256: the download cannot be verified",
+                    "no_sha256",
+                )
+            )
     return found
 
 
@@ -84,8 +114,12 @@ def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
             if claim in claimed:
                 other = claimed[claim]
                 problems.append(
-                    Problem(str(m.file), "name" if claim == m.name else "aliases",
-                            f"{claim!r} is already claimed by {other.file}", code="duplicate_name")
+                    Problem(
+                        str(m.file),
+                        "name" if claim == m.name else "aliases",
+                        f"{claim!r} is already claimed by {other.file}",
+                        code="duplicate_name",
+                    )
                 )
             else:
                 claimed[claim] = m
@@ -93,16 +127,27 @@ def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
     by_weights: dict[str, Manifest] = {}
     for m in manifests:
         if m.same_weights_as is not None and m.same_weights_as not in names:
-            problems.append(Problem(str(m.file), "same_weights_as", f"no entry named {m.same_weights_as!r}", code="unknown_reference"))
+            problems.append(
+                Problem(
+                    str(m.file),
+                    "same_weights_as",
+                    f"no entry named {m.same_weights_as!r}",
+                    code="unknown_reference",
+                )
+            )
         key = _weights_key(m)
         if key is None:
             continue
         first = by_weights.setdefault(key, m)
         if first is not m and m.same_weights_as != first.name and first.same_weights_as != m.name:
             problems.append(
-                Problem(str(m.file), "checkpoint",
-                        f"declares the same weights as {first.name} ({first.file}); if that is intended, "
-                        f"add same_weights_as: {first.name}", code="duplicate_weights")
+                Problem(
+                    str(m.file),
+                    "checkpoint",
+                    f"declares the same weights as {first.name} ({first.file}); if that is intended, "
+                    f"add same_weights_as: {first.name}",
+                    code="duplicate_weights",
+                )
             )
     return problems
 
@@ -136,7 +181,9 @@ def validate_paths(paths: Sequence[str | Path] = ()) -> Report:
     return validate_files(manifest_files(roots))
 
 
-def build_checks(report: Report, *, trust_remote_code: bool = False, progress: bool = False) -> None:
+def build_checks(
+    report: Report, *, trust_remote_code: bool = False, progress: bool = False
+) -> None:
     """Build every valid manifest of the report and add the contract problems found (imports torch)."""
     import sys
 
@@ -146,7 +193,15 @@ def build_checks(report: Report, *, trust_remote_code: bool = False, progress: b
         result = check_build(m, trust_remote_code=trust_remote_code)
         report.problems.extend(result.problems)
         if result.skipped:
-            report.problems.append(Problem(str(m.file), "", f"build skipped: {result.skipped}", severity=WARNING, code="build_skipped"))
+            report.problems.append(
+                Problem(
+                    str(m.file),
+                    "",
+                    f"build skipped: {result.skipped}",
+                    severity=WARNING,
+                    code="build_skipped",
+                )
+            )
         if progress:
             state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
             sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")

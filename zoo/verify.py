@@ -34,7 +34,11 @@ class BuildCheck:
 def _expected_maps(m: Manifest) -> list[tuple[int | None, int | None, int | None]]:
     out, (h, w) = m.output, m.input.size
     grid = (h // out.patch_size, w // out.patch_size) if out.patch_size else (None, None)
-    dims = out.feature_dim if isinstance(out.feature_dim, list) else [out.feature_dim] * out.feature_levels
+    dims = (
+        out.feature_dim
+        if isinstance(out.feature_dim, list)
+        else [out.feature_dim] * out.feature_levels
+    )
     return [(c, *grid) for c in dims]
 
 
@@ -50,15 +54,20 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
         result.problems.append(Problem(file, path, message, code="build"))
 
     needs_file = m.wrapper.type == "onnx"
-    needs_code = (m.wrapper.type == "torchhub" and getattr(m.wrapper, "source", "") == "github")
+    needs_code = m.wrapper.type == "torchhub" and getattr(m.wrapper, "source", "") == "github"
     if needs_code and not trust_remote_code:
-        result.ok, result.skipped = True, "runs repository code: pass --trust-remote-code to build it"
+        result.ok, result.skipped = (
+            True,
+            "runs repository code: pass --trust-remote-code to build it",
+        )
         return result
     attempts = ["cpu"] if needs_file else ["meta", "cpu"]
     last: Exception | None = None
     for device in attempts:
         try:
-            model = load_manifest(m, meta=device == "meta", pretrained=False, trust_remote_code=trust_remote_code)
+            model = load_manifest(
+                m, meta=device == "meta", pretrained=False, trust_remote_code=trust_remote_code
+            )
             channels, (h, w) = m.input.in_chans, m.input.size
             x = torch.zeros(1, channels, h, w, device=device)
             with torch.no_grad():
@@ -78,15 +87,27 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
             last = exc  # most often an op without a meta kernel: retry on CPU
     result.seconds = time.perf_counter() - start
     if last is not None:
-        problem("", f"build failed: {str(last).splitlines()[0] if str(last) else type(last).__name__}")
+        problem(
+            "", f"build failed: {str(last).splitlines()[0] if str(last) else type(last).__name__}"
+        )
         return result
     declared = m.output.embedding_dim
     if m.output.pooling != "none" and result.embedding_shape != [1, declared]:
-        problem("output.embedding_dim", f"declared {declared}, the model returns shape {result.embedding_shape}")
-    for level, (shape, (c, gh, gw)) in enumerate(zip(result.feature_shapes, _expected_maps(m), strict=True)):
+        problem(
+            "output.embedding_dim",
+            f"declared {declared}, the model returns shape {result.embedding_shape}",
+        )
+    for level, (shape, (c, gh, gw)) in enumerate(
+        zip(result.feature_shapes, _expected_maps(m), strict=True)
+    ):
         want = [1, c, gh, gw]
-        if len(shape) != 4 or any(e is not None and e != a for e, a in zip(want, shape, strict=True)):
-            problem("output.feature_dim", f"feature level {level}: expected {_fmt(want)}, got {_fmt(shape)}")
+        if len(shape) != 4 or any(
+            e is not None and e != a for e, a in zip(want, shape, strict=True)
+        ):
+            problem(
+                "output.feature_dim",
+                f"feature level {level}: expected {_fmt(want)}, got {_fmt(shape)}",
+            )
             break
     result.ok = not result.problems
     return result

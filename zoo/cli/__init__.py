@@ -13,7 +13,7 @@ import click
 
 from zoo import __version__, constants
 from zoo.cli._browse import list_command, show_command
-from zoo.cli._check import schema_command, validate_command
+from zoo.cli._check import readme_command, schema_command, validate_command
 from zoo.errors import ZooError
 
 
@@ -32,7 +32,7 @@ class _LazyGroup(click.Group):
             module, _, attr = self.lazy[cmd_name].partition(":")
             import importlib
 
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, cmd_name)
 
 
@@ -42,14 +42,16 @@ def cli() -> None:
     """zoo: a catalogue of vision foundation-model backbones, one YAML manifest each."""
 
 
-for _command in (list_command, show_command, validate_command, schema_command):
+for _command in (list_command, show_command, validate_command, schema_command, readme_command):
     cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by the console script)."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="zoo", standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="zoo", standalone_mode=False
+        )
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

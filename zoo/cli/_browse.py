@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from zoo.catalog import Catalog
@@ -24,17 +26,50 @@ LIST_COLUMNS = [
 @click.option("--group", help="Only this group (e.g. pathology).")
 @click.option("--wrapper", type=click.Choice(WRAPPER_TYPES), help="Only this wrapper type.")
 @click.option("--tag", help="Only models with this tag.")
-@click.option("--commercial", is_flag=True, default=None, help="Only models whose license allows commercial use.")
+@click.option(
+    "--commercial",
+    is_flag=True,
+    default=None,
+    help="Only models whose license allows commercial use.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-def list_command(pattern: str | None, group: str | None, wrapper: str | None, tag: str | None, commercial: bool | None, as_json: bool) -> None:
+def list_command(
+    pattern: str | None,
+    group: str | None,
+    wrapper: str | None,
+    tag: str | None,
+    commercial: bool | None,
+    as_json: bool,
+) -> None:
     """List the catalogue, optionally filtered (PATTERN is a glob on names, e.g. 'pathology/*')."""
     out = Output(as_json=as_json)
     catalog = Catalog()
     found = catalog.list(pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
     rows = [m.summary() for m in found]
+    if (
+        pattern is not None
+        and pattern.startswith("timm/")
+        and group in (None, "timm")
+        and wrapper in (None, "timm")
+    ):
+        from zoo import timm_registry
+
+        known = {r["name"] for r in rows}
+        derived = [timm_registry.summary(n) for n in timm_registry.names(pattern) if n not in known]
+        rows += [r for r in derived if _keep(r, tag, commercial)]
+    elif (
+        not as_json
+        and pattern is None
+        and group in (None, "timm")
+        and wrapper in (None, "timm")
+        and tag in (None, "timm")
+    ):
+        rows.append(_timm_row())
     out.table(rows, LIST_COLUMNS, empty="no model matches")
     if catalog.problems:
-        out.message(f"{len(catalog.problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`.")
+        out.message(
+            f"{len(catalog.problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`."
+        )
 
 
 @click.command("show")
@@ -45,7 +80,21 @@ def show_command(name: str, as_json: bool) -> None:
     out = Output(as_json=as_json)
     m = Catalog().get(name)
     data = m.model_dump(mode="json")
-    identity = {k: data[k] for k in ("name", "aliases", "description", "tags", "license", "paper", "gated", "metrics", "same_weights_as") if data.get(k) not in (None, [], {})}
+    identity = {
+        k: data[k]
+        for k in (
+            "name",
+            "aliases",
+            "description",
+            "tags",
+            "license",
+            "paper",
+            "gated",
+            "metrics",
+            "same_weights_as",
+        )
+        if data.get(k) not in (None, [], {})
+    }
     identity["file"] = str(m.file)
     sections = [
         ("identity", identity),
@@ -56,3 +105,34 @@ def show_command(name: str, as_json: bool) -> None:
         ("precision", data["precision"]),
     ]
     out.record(data, sections, title=m.name)
+
+
+def _keep(row: dict[str, Any], tag: str | None, commercial: bool | None) -> bool:
+    return (tag is None or tag in row["tags"]) and (
+        commercial is None or row["commercial"] == commercial
+    )
+
+
+def _timm_row() -> dict[str, object]:
+    """timm's one summary row, without importing timm."""
+    from zoo import timm_registry
+
+    version = timm_registry.installed_version()
+    if version is None:
+        what = "not installed: pip install 'zoo[timm]'"
+    else:
+        counts = timm_registry.cached_counts()
+        what = (
+            f"{counts[0]} architectures, {counts[1]} pretrained"
+            if counts
+            else "run: zoo list 'timm/*'"
+        )
+    return {
+        "name": "timm/*",
+        "wrapper": "timm",
+        "source": f"timm {version or ''}".strip(),
+        "embedding_dim": None,
+        "input_size": None,
+        "license": what,
+        "gated": None,
+    }

@@ -13,11 +13,32 @@ from zoo.cli._output import Output
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True, help="Warnings block too.")
-@click.option("--format", "fmt", type=click.Choice(["text", "github"]), default="text", help="github: GitHub Actions annotations.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    help="github: GitHub Actions annotations.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--build", is_flag=True, help="Also build each architecture (meta device) and check its declared outputs.")
-@click.option("--trust-remote-code", is_flag=True, help="With --build: also build manifests that run repository code.")
-def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: bool, build: bool, trust_remote_code: bool) -> None:
+@click.option(
+    "--build",
+    is_flag=True,
+    help="Also build each architecture (meta device) and check its declared outputs.",
+)
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="With --build: also build manifests that run repository code.",
+)
+def validate_command(
+    paths: tuple[Path, ...],
+    strict: bool,
+    fmt: str,
+    as_json: bool,
+    build: bool,
+    trust_remote_code: bool,
+) -> None:
     """Validate manifest files or folders (default: every catalogue root).
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
@@ -29,7 +50,9 @@ def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: b
     if build:
         from zoo.validation import build_checks
 
-        build_checks(report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text")
+        build_checks(
+            report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text"
+        )
     blocking = report.errors(strict=strict)
     if as_json:
         out.json(
@@ -37,8 +60,15 @@ def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: b
                 "ok": not blocking,
                 "files": len(report.files),
                 "problems": [
-                    {"file": p.file, "line": p.line, "column": p.column, "path": p.path, "message": p.message,
-                     "severity": "error" if p in blocking else p.severity, "code": p.code}
+                    {
+                        "file": p.file,
+                        "line": p.line,
+                        "column": p.column,
+                        "path": p.path,
+                        "message": p.message,
+                        "severity": "error" if p in blocking else p.severity,
+                        "code": p.code,
+                    }
                     for p in report.problems
                 ],
             }
@@ -46,25 +76,38 @@ def validate_command(paths: tuple[Path, ...], strict: bool, fmt: str, as_json: b
     elif fmt == "github":
         for p in report.problems:
             level = "error" if p in blocking else "warning"
-            props = [f"file={p.file}"] + ([f"line={p.line}"] if p.line else []) + ([f"col={p.column}"] if p.column else [])
+            props = (
+                [f"file={p.file}"]
+                + ([f"line={p.line}"] if p.line else [])
+                + ([f"col={p.column}"] if p.column else [])
+            )
             text = f"{p.path}: {p.message}" if p.path else p.message
             out.lines([f"::{level} {','.join(props)}::{text}"])
     else:
-        for file, problems in report.by_file().items():
+        for problems in report.by_file().values():
             for p in problems:
                 tag = "error" if p in blocking else p.severity
                 out.lines([f"{p} [{tag}]"])
         errors, warnings = len(blocking), len(report.problems) - len(blocking)
         verdict = "FAILED" if blocking else "ok"
-        out.message(f"{verdict}: {len(report.files)} file(s), {errors} error(s), {warnings} warning(s)")
+        out.message(
+            f"{verdict}: {len(report.files)} file(s), {errors} error(s), {warnings} warning(s)"
+        )
     if blocking:
         sys.exit(1)
 
 
 @click.command("schema")
-@click.option("--check", "mode", flag_value="check", help="Exit 1 if the committed schema is stale.")
+@click.option(
+    "--check", "mode", flag_value="check", help="Exit 1 if the committed schema is stale."
+)
 @click.option("--write", "mode", flag_value="write", help="Regenerate the committed schema file.")
-@click.option("--path", type=click.Path(path_type=Path), default=None, help="Schema file (default: schemas/manifest.schema.json).")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Schema file (default: schemas/manifest.schema.json).",
+)
 def schema_command(mode: str | None, path: Path | None) -> None:
     """Print the manifest JSON Schema, or check / rewrite the committed file."""
     from zoo.manifest import schema_text
@@ -91,3 +134,38 @@ def _schema_path() -> Path:
     from zoo.catalog import bundled_root
 
     return bundled_root().parent / "schemas" / "manifest.schema.json"
+
+
+@click.command("readme")
+@click.option(
+    "--check", "mode", flag_value="check", help="Exit 1 if README.md's catalogue table is stale."
+)
+@click.option("--write", "mode", flag_value="write", help="Regenerate README.md's catalogue table.")
+@click.option(
+    "--path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="README file (default: the checkout's README.md).",
+)
+def readme_command(mode: str | None, path: Path | None) -> None:
+    """Print the catalogue table, or check / rewrite it in README.md."""
+    from zoo.docs import catalog_table, readme_path, render_readme
+
+    out = Output()
+    table = catalog_table()
+    if mode is None:
+        sys.stdout.write(table + "\n")
+        return
+    target = path or readme_path()
+    current = target.read_text(encoding="utf-8")
+    updated = render_readme(current, table)
+    if mode == "write":
+        target.write_text(updated, encoding="utf-8")
+        out.message(f"wrote {target}")
+    elif updated != current:
+        out.message(
+            f"the catalogue table in {target} is stale. Regenerate it with: zoo readme --write"
+        )
+        sys.exit(1)
+    else:
+        out.message(f"{target} is up to date")

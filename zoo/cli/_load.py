@@ -14,23 +14,51 @@ def _sizes(value: str | None) -> tuple[int, int] | None:
         return None
     parts = [p.strip() for p in value.replace("x", ",").split(",") if p.strip()]
     if len(parts) not in (1, 2) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise click.BadParameter("give one size (224) or height,width (224,320)", param_hint="--input-size")
+        raise click.BadParameter(
+            "give one size (224) or height,width (224,320)", param_hint="--input-size"
+        )
     h = int(parts[0])
     return h, int(parts[-1])
 
 
 @click.command("load")
 @click.argument("name")
-@click.option("--out-indices", help="Feature maps instead of the embedding: 2 (last two blocks) or -2,-4.")
+@click.option(
+    "--out-indices", help="Feature maps instead of the embedding: 2 (last two blocks) or -2,-4."
+)
 @click.option("--input-size", help="Input size: 224 or height,width (default: the manifest's).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Batch size of the test input.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Batch size of the test input.",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu).")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default=None, help="Default: the manifest's.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default=None,
+    help="Default: the manifest's.",
+)
 @click.option("--random-init", is_flag=True, help="Random weights: do not load the checkpoint.")
-@click.option("--trust-remote-code", is_flag=True, help="Allow code from the model's repository, where the manifest declares it.")
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Allow code from the model's repository, where the manifest declares it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def load_command(name: str, out_indices: str | None, input_size: str | None, batch: int, device: str | None,
-                 dtype: str | None, random_init: bool, trust_remote_code: bool, as_json: bool) -> None:
+def load_command(
+    name: str,
+    out_indices: str | None,
+    input_size: str | None,
+    batch: int,
+    device: str | None,
+    dtype: str | None,
+    random_init: bool,
+    trust_remote_code: bool,
+    as_json: bool,
+) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
     from zoo._indices import parse_out_indices
     from zoo.catalog import Catalog
@@ -44,8 +72,14 @@ def load_command(name: str, out_indices: str | None, input_size: str | None, bat
     import torch
 
     start = time.perf_counter()
-    model = catalog.load(manifest.name, out_indices=indices, pretrained=not random_init, device=device,
-                         dtype=dtype, trust_remote_code=trust_remote_code)
+    model = catalog.load(
+        manifest.name,
+        out_indices=indices,
+        pretrained=not random_init,
+        device=device,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+    )
     build_seconds = time.perf_counter() - start
     h, w = size or manifest.input.size
     x = torch.randn(batch, manifest.input.in_chans, h, w, device=device)

@@ -22,7 +22,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return "x".join(str(v) for v in value) if all(isinstance(v, int) for v in value) else ", ".join(map(str, value))
+        return (
+            "x".join(str(v) for v in value)
+            if all(isinstance(v, int) for v in value)
+            else ", ".join(map(str, value))
+        )
     return str(value)
 
 
@@ -35,14 +39,24 @@ class Output:
 
     def __init__(self, *, as_json: bool = False) -> None:
         self.as_json = as_json
-        self.out = Console(soft_wrap=False, highlight=False)
+        # Piped output (scripts, CI logs) is not cut to 80 columns.
+        self.out = Console(
+            soft_wrap=False, highlight=False, width=None if sys.stdout.isatty() else 200
+        )
         self.err = Console(stderr=True, highlight=False)
 
     def json(self, data: Any) -> None:
         """Print data as JSON (stdout)."""
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def table(self, rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], *, title: str | None = None, empty: str = "nothing to show") -> None:
+    def table(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        columns: Sequence[Column],
+        *,
+        title: str | None = None,
+        empty: str = "nothing to show",
+    ) -> None:
         """Rows as a table (or as a JSON array of the row dicts)."""
         if self.as_json:
             self.json(list(rows))
@@ -52,12 +66,22 @@ class Output:
             return
         table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
         for key, header in columns:
-            table.add_column(header, no_wrap=key == "name", overflow="fold")
+            table.add_column(
+                header,
+                no_wrap=key != "license",
+                overflow="ellipsis" if key != "license" else "fold",
+            )
         for row in rows:
             table.add_row(*(_cell(row.get(key)) for key, _ in columns))
         self.out.print(table)
 
-    def record(self, data: Mapping[str, Any], sections: Sequence[tuple[str, Mapping[str, Any]]], *, title: str) -> None:
+    def record(
+        self,
+        data: Mapping[str, Any],
+        sections: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        title: str,
+    ) -> None:
         """One object: JSON as given, or titled key/value sections for people."""
         if self.as_json:
             self.json(dict(data))

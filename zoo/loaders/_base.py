@@ -45,7 +45,7 @@ class Adapter:
     block_tokens = True
 
     def __init__(self, module: nn.Module, manifest: Manifest) -> None:
-        self.module = module
+        self.module: Any = module  # duck-typed: each adapter calls its library's own methods
         self.manifest = manifest
 
     def _unsupported(self, what: str) -> ContractError:

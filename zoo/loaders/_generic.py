@@ -42,12 +42,14 @@ class IntermediateLayersAdapter(ModuleAdapter):
     block_tokens = False
 
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
-        return list(self.module.get_intermediate_layers(x, n=indices, reshape=True))  # type: ignore[operator]
+        return list(self.module.get_intermediate_layers(x, n=indices, reshape=True))
 
 
 def adapter_for(module: nn.Module, manifest: Manifest) -> Adapter:
     """The richest adapter the module's methods allow."""
-    if callable(getattr(module, "forward_intermediates", None)) and callable(getattr(module, "forward_head", None)):
+    if callable(getattr(module, "forward_intermediates", None)) and callable(
+        getattr(module, "forward_head", None)
+    ):
         from zoo.loaders.timm import TimmAdapter
 
         return TimmAdapter(module, manifest)
@@ -71,5 +73,7 @@ def as_module(obj: Any, manifest: Manifest, what: str) -> nn.Module:
     from zoo.errors import LoadError
 
     if not isinstance(obj, nn.Module):
-        raise LoadError(f"{manifest.name}: {what} returned a {type(obj).__name__}, not a torch.nn.Module")
+        raise LoadError(
+            f"{manifest.name}: {what} returned a {type(obj).__name__}, not a torch.nn.Module"
+        )
     return obj

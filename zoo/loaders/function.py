@@ -21,7 +21,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     assert isinstance(wrapper, FunctionWrapper)
     purpose = f"{manifest.name}: wrapper.path"
     fn = import_object(wrapper.path, purpose=purpose)
-    arguments = resolve_objects(dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments")
+    arguments = resolve_objects(
+        dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments"
+    )
     arguments.update(ctx.overrides)
     weights = manifest.checkpoint is not None and ctx.pretrained and manifest.checkpoint.strict
     if ctx.meta:
@@ -34,6 +36,8 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         try:
             module = as_module(fn(**arguments), manifest, wrapper.path)
         except TypeError as exc:
-            raise UsageError(f"{manifest.name}: {wrapper.path} rejects its arguments: {exc}") from None
+            raise UsageError(
+                f"{manifest.name}: {wrapper.path} rejects its arguments: {exc}"
+            ) from None
     attach_weights(module, manifest, ctx)
     return module, adapter_for(module, manifest)

@@ -105,6 +105,8 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wanted = [wrapper.output or names[0], *wrapper.hidden_states]
     missing = [n for n in wanted if n not in names]
     if missing:
-        raise ContractError(f"{manifest.name}: the ONNX graph has no output(s) {', '.join(missing)}; it has {', '.join(names)}")
+        raise ContractError(
+            f"{manifest.name}: the ONNX graph has no output(s) {', '.join(missing)}; it has {', '.join(names)}"
+        )
     module = OnnxModule(session, wanted[:1])
     return module, OnnxAdapter(module, manifest, list(wrapper.hidden_states))

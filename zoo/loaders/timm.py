@@ -32,22 +32,22 @@ class TimmAdapter(Adapter):
     block_tokens = False  # forward_intermediates already returns NCHW maps without prefix tokens
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module.forward_features(x)  # type: ignore[operator,no-any-return]
+        return self.module.forward_features(x)
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         m = self.module
-        return m.forward_head(m.forward_features(x), pre_logits=True)  # type: ignore[operator,no-any-return]
+        return m.forward_head(m.forward_features(x), pre_logits=True)
 
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         if not hasattr(self.module, "forward_intermediates"):
             raise self._unsupported("block outputs (forward_intermediates)")
-        return self.module.forward_intermediates(  # type: ignore[operator,no-any-return]
+        return self.module.forward_intermediates(
             x, indices=indices, intermediates_only=True, output_fmt="NCHW", norm=False
         )
 
     def dims(self) -> dict[str, int | None]:
         m = self.module
-        blocks = getattr(m, "blocks", None)
+        blocks: Any = getattr(m, "blocks", None)
         count = len(blocks) if isinstance(blocks, (nn.Sequential, nn.ModuleList)) else None
         if count is None and hasattr(m, "feature_info"):
             count = len(m.feature_info)
@@ -67,19 +67,27 @@ def kwargs_for(manifest: Manifest, overrides: dict[str, Any]) -> dict[str, Any]:
     assert isinstance(wrapper, TimmWrapper)
     kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
     kwargs.update(overrides)
-    return kwargs  # type: ignore[no-any-return]
+    return kwargs
+
+
+def _architecture(manifest: Manifest) -> str:
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TimmWrapper)
+    return wrapper.architecture
 
 
 def _create(manifest: Manifest, kwargs: dict[str, Any]) -> nn.Module:
     timm = _timm()
-    arch = manifest.wrapper.architecture  # type: ignore[union-attr]
+    arch = _architecture(manifest)
     try:
-        return timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)  # type: ignore[no-any-return]
+        return timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
     except RuntimeError as exc:
         if "Unknown model" in str(exc):
             close = timm.list_models(f"*{arch.split('_')[0]}*")[:5]
             hint = f" Close names: {', '.join(close)}." if close else ""
-            raise LoadError(f"{manifest.name}: timm has no architecture {arch!r} (timm {timm.__version__}).{hint}") from None
+            raise LoadError(
+                f"{manifest.name}: timm has no architecture {arch!r} (timm {timm.__version__}).{hint}"
+            ) from None
         raise LoadError(f"{manifest.name}: building {arch} failed: {exc}") from None
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {arch} rejects its keyword arguments: {exc}") from None
@@ -89,14 +97,22 @@ def pretrained_location(manifest: Manifest) -> tuple[str, Any]:
     """Where timm keeps the weights of ``<architecture>.<checkpoint.timm>``: ``("hf", HfLocation)`` or ``("url", url)``."""
     timm = _timm()
     ckpt = manifest.checkpoint
-    assert ckpt is not None and ckpt.timm is not None
-    full = f"{manifest.wrapper.architecture}.{ckpt.timm}"  # type: ignore[union-attr]
+    assert ckpt is not None
+    assert ckpt.timm is not None
+    arch = _architecture(manifest)
+    full = f"{arch}.{ckpt.timm}"
     cfg = timm.models.get_pretrained_cfg(full, allow_unregistered=False)
     if cfg is None:
-        tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{manifest.wrapper.architecture}.*")]  # type: ignore[union-attr]
-        raise LoadError(f"{manifest.name}: timm has no pretrained weights {full!r}; tags: {', '.join(tags) or 'none'}")
+        tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{arch}.*")]
+        raise LoadError(
+            f"{manifest.name}: timm has no pretrained weights {full!r}; tags: {', '.join(tags) or 'none'}"
+        )
     if cfg.hf_hub_id:
-        return "hf", HfLocation(repo=cfg.hf_hub_id.split("@")[0], revision=None, filename=getattr(cfg, "hf_hub_filename", None))
+        return "hf", HfLocation(
+            repo=cfg.hf_hub_id.split("@")[0],
+            revision=None,
+            filename=getattr(cfg, "hf_hub_filename", None),
+        )
     if cfg.url:
         return "url", cfg.url
     raise LoadError(f"{manifest.name}: timm's config for {full} has no download location")
@@ -114,10 +130,14 @@ def _weights_file(manifest: Manifest) -> Path:
         return hub.hf_path(where, name=manifest.name)
     # timm publishes model.safetensors, older repos pytorch_model.bin only.
     try:
-        return hub.hf_path(where.model_copy(update={"filename": "model.safetensors"}), name=manifest.name)
+        return hub.hf_path(
+            where.model_copy(update={"filename": "model.safetensors"}), name=manifest.name
+        )
     except WeightsNotAvailableError as first:
         try:
-            return hub.hf_path(where.model_copy(update={"filename": "pytorch_model.bin"}), name=manifest.name)
+            return hub.hf_path(
+                where.model_copy(update={"filename": "pytorch_model.bin"}), name=manifest.name
+            )
         except WeightsNotAvailableError:
             raise first from None
 
@@ -142,14 +162,23 @@ def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ..
         first = cfg.get("first_conv")
         for name in [first] if isinstance(first, str) else list(first or []):
             key = f"{name}.weight"
-            if key in sd and key in expected and sd[key].ndim == 4 and sd[key].shape[1] != expected[key].shape[1]:
+            if (
+                key in sd
+                and key in expected
+                and sd[key].ndim == 4
+                and sd[key].shape[1] != expected[key].shape[1]
+            ):
                 sd[key] = adapt_input_conv(expected[key].shape[1], sd[key])
         return sd
 
     def drop_classifier(sd: StateDict) -> StateDict:
         heads = cfg.get("classifier")
         heads = [heads] if isinstance(heads, str) else list(heads or [])
-        return {k: v for k, v in sd.items() if k in expected or not any(k.startswith(h + ".") for h in heads)}
+        return {
+            k: v
+            for k, v in sd.items()
+            if k in expected or not any(k.startswith(h + ".") for h in heads)
+        }
 
     filters += [adapt_first_conv, drop_classifier]
     return tuple(filters)
@@ -173,5 +202,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
             missing = set(model.state_dict()) - set(state)
             if missing:  # parameters the checkpoint lacks need a real initialization
                 model = _create(manifest, kwargs)
-        assign(model, state, source=str(path), strict=ckpt.strict, dtype=ctx.dtype, device=ctx.device)
+        assign(
+            model, state, source=str(path), strict=ckpt.strict, dtype=ctx.dtype, device=ctx.device
+        )
     return model, TimmAdapter(model, manifest)

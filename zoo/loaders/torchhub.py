@@ -53,7 +53,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         cached = Path(torch.hub.get_dir()) / repo.replace("/", "_").replace(":", "_")
         if constants.offline() and not any(Path(torch.hub.get_dir()).glob(cached.name + "*")):
             raise WeightsNotAvailableError(
-                repo, [torch.hub.get_dir()], "Run the load once with network access to cache the repository.",
+                repo,
+                [torch.hub.get_dir()],
+                "Run the load once with network access to cache the repository.",
                 reason="offline and the torch.hub repository is not cached",
             )
     try:
@@ -65,7 +67,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {wrapper.entry} rejects its arguments: {exc}") from None
     except (RuntimeError, AttributeError) as exc:
-        raise LoadError(f"{manifest.name}: torch.hub.load({wrapper.repo}, {wrapper.entry}) failed: {exc}") from None
+        raise LoadError(
+            f"{manifest.name}: torch.hub.load({wrapper.repo}, {wrapper.entry}) failed: {exc}"
+        ) from None
     module = as_module(obj, manifest, f"torch.hub entry {wrapper.entry}")
     attach_weights(module, manifest, ctx)
     return module, adapter_for(module, manifest)

@@ -43,13 +43,15 @@ class TransformersAdapter(Adapter):
         return self._call(x)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        return self._call(x).last_hidden_state  # type: ignore[no-any-return]
+        return self._call(x).last_hidden_state
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         pooled = getattr(self._call(x), "pooler_output", None)
         if pooled is None:
-            raise self._unsupported("a pooler output (build it with a pooling layer, or use pooling: cls)")
-        return pooled  # type: ignore[no-any-return]
+            raise self._unsupported(
+                "a pooler output (build it with a pooling layer, or use pooling: cls)"
+            )
+        return pooled
 
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         hidden = self._call(x, output_hidden_states=True).hidden_states
@@ -63,7 +65,9 @@ class TransformersAdapter(Adapter):
             "token_dim": getattr(config, "hidden_size", None),
             "blocks": getattr(config, "num_hidden_layers", None),
             "patch_size": patch if isinstance(patch, int) else None,
-            "prefix_tokens": 1 + int(getattr(config, "num_register_tokens", 0) or 0) if isinstance(patch, int) else None,
+            "prefix_tokens": 1 + int(getattr(config, "num_register_tokens", 0) or 0)
+            if isinstance(patch, int)
+            else None,
         }
 
 
@@ -71,7 +75,9 @@ def _model_class(wrapper: TransformersWrapper) -> Any:
     transformers = _transformers()
     cls = getattr(transformers, wrapper.model_class, None)
     if cls is None or not hasattr(cls, "from_pretrained"):
-        raise LoadError(f"transformers {transformers.__version__} has no model class {wrapper.model_class!r}")
+        raise LoadError(
+            f"transformers {transformers.__version__} has no model class {wrapper.model_class!r}"
+        )
     return cls
 
 
@@ -91,7 +97,9 @@ def _weights_folder(manifest: Manifest, remote_code: bool) -> Path:
     ckpt = manifest.checkpoint
     assert ckpt is not None
     if ckpt.url is not None:
-        raise LoadError(f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path")
+        raise LoadError(
+            f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
+        )
     patterns = ["*.json", "*.safetensors", "*.txt"]
     if ckpt.format == "pickle":
         patterns.append("*.bin")
@@ -117,10 +125,15 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
             remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
             folder = _weights_folder(manifest, remote)
             config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
-            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote, **config_overrides)
+            config = transformers.AutoConfig.from_pretrained(
+                folder, trust_remote_code=remote, **config_overrides
+            )
             model = cls.from_pretrained(
-                folder, config=config, trust_remote_code=remote,
-                use_safetensors=ckpt.format != "pickle", **kwargs,
+                folder,
+                config=config,
+                trust_remote_code=remote,
+                use_safetensors=ckpt.format != "pickle",
+                **kwargs,
             )
         else:
             if "model_type" not in overrides:
@@ -140,7 +153,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {exc}") from None
     except (OSError, ValueError, KeyError) as exc:
-        raise LoadError(f"{manifest.name}: transformers could not build the model: {str(exc).splitlines()[0]}") from None
+        raise LoadError(
+            f"{manifest.name}: transformers could not build the model: {str(exc).splitlines()[0]}"
+        ) from None
     if ctx.dtype is not None and not ctx.meta:
         model.to(ctx.dtype)
     return model, TransformersAdapter(model, manifest)

@@ -50,7 +50,9 @@ class Paper(StrictModel):
 class HfLocation(StrictModel):
     """A file (or the whole repository) on the Hugging Face Hub."""
 
-    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
+    repo: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    ]
     """Repository id, `owner/name`."""
     revision: NonEmptyStr | None = None
     """Commit sha (best) or tag. Without it the weights can change under you."""
@@ -75,7 +77,9 @@ class Remap(StrictModel):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"rename pattern {pattern!r} is not a regular expression: {exc}") from None
+                raise ValueError(
+                    f"rename pattern {pattern!r} is not a regular expression: {exc}"
+                ) from None
         return value
 
 
@@ -138,6 +142,9 @@ class InputSpec(StrictModel):
     """Resize interpolation used by the authors' evaluation transform."""
     crop_pct: Annotated[float, Field(gt=0, le=1)] = 1.0
     """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
+    crop_mode: Literal["center", "squash", "border"] = "center"
+    """How the evaluation transform crops (timm's `crop_mode`): `center` resizes the short side then
+    center-crops; `squash` resizes both sides to the target (aspect ratio not kept); `border` pads."""
     dynamic_size: bool = False
     """Other input sizes (multiples of the patch size) are allowed."""
 
@@ -249,8 +256,14 @@ class Manifest(StrictModel):
         if ckpt is not None and ckpt.timm is not None and not isinstance(wrapper, TimmWrapper):
             raise ValueError("checkpoint.timm needs wrapper.type: timm")
         if isinstance(wrapper, OnnxWrapper):
-            if ckpt is None or ckpt.timm is not None or (ckpt.hf is not None and not ckpt.hf.filename):
-                raise ValueError("an onnx wrapper needs its model file in checkpoint.path, url or hf.filename")
+            if (
+                ckpt is None
+                or ckpt.timm is not None
+                or (ckpt.hf is not None and not ckpt.hf.filename)
+            ):
+                raise ValueError(
+                    "an onnx wrapper needs its model file in checkpoint.path, url or hf.filename"
+                )
             if self.output.feature_levels > len(wrapper.hidden_states):
                 raise ValueError(
                     f"output.feature_levels is {self.output.feature_levels} but wrapper.hidden_states "
@@ -258,9 +271,13 @@ class Manifest(StrictModel):
                 )
         if isinstance(wrapper, TransformersWrapper) and ckpt is not None:
             if ckpt.url is not None:
-                raise ValueError("a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path")
+                raise ValueError(
+                    "a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
+                )
             if ckpt.hf is not None and ckpt.hf.filename is not None:
-                raise ValueError("a transformers checkpoint is a whole repository: remove hf.filename")
+                raise ValueError(
+                    "a transformers checkpoint is a whole repository: remove hf.filename"
+                )
         if isinstance(wrapper, TimmWrapper):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:
