@@ -39,6 +39,13 @@ def load_manifest(manifest: Manifest | str | Path, **kwargs: Any) -> nn.Module:
     return _load(manifest, **kwargs)
 
 
+def transforms(name_or_manifest: str | Path | Manifest) -> Any:
+    """The evaluation transform (resize, crop, to tensor, normalize) of a model."""
+    from zoo.preprocess import transforms as _transforms
+
+    return _transforms(name_or_manifest)
+
+
 __all__ = [
     "Catalog",
     "Manifest",
@@ -49,4 +56,5 @@ __all__ = [
     "__version__",
     "load",
     "load_manifest",
+    "transforms",
 ]

@@ -21,7 +21,7 @@ MAX_DEPTH = 32
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _ManifestLoader(_Base):
+class _ManifestLoader(_Base):  # type: ignore[valid-type,misc]
     """The safe loader, refusing aliases and duplicate keys."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:

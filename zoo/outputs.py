@@ -80,7 +80,7 @@ class ZooModel(nn.Module):
     @property
     def preprocess(self) -> Any:
         """The evaluation transform for this model's input (resize, crop, normalize)."""
-        from zoo.transforms import transforms
+        from zoo.preprocess import transforms
 
         return transforms(self.manifest)
 

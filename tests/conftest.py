@@ -1,0 +1,133 @@
+"""Shared fixtures: isolated global state, manifest writers, an in-process CLI runner."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MANIFEST_FIXTURES = FIXTURES / "manifests"
+VALID_DIR = MANIFEST_FIXTURES / "valid"
+INVALID_DIR = MANIFEST_FIXTURES / "invalid"
+
+#: The editor line every manifest starts with (the path is only for editors; zoo ignores it).
+SCHEMA_HEADER = "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
+
+_TINY: dict[str, Any] = {
+    "schema_version": 1,
+    "name": "testing/tiny_vit",
+    "aliases": [],
+    "description": "A randomly initialised ViT-S/16 used by the tests.",
+    "tags": ["testing", "vit"],
+    "license": {"id": "Apache-2.0", "commercial": True},
+    "gated": False,
+    "wrapper": {
+        "type": "timm",
+        "architecture": "vit_small_patch16_224",
+        "kwargs": {"img_size": 224},
+    },
+    "input": {
+        "size": [224, 224],
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "interpolation": "bicubic",
+        "crop_pct": 0.9,
+    },
+    "output": {
+        "embedding_dim": 384,
+        "pooling": "cls",
+        "prefix_tokens": 1,
+        "patch_size": 16,
+        "feature_levels": 12,
+        "feature_dim": 384,
+    },
+}
+
+ManifestFactory = Callable[..., dict[str, Any]]
+ManifestWriter = Callable[..., Path]
+CliRunner = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads or writes the user's caches, catalogue path, offline or debug settings."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
+    for name in ("ZOO_CATALOG_PATH", "ZOO_OFFLINE", "ZOO_DEBUG", "ZOO_TRUSTED_MODULES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def _tiny_manifest_data(name: str = "testing/tiny_vit", **overrides: Any) -> dict[str, Any]:
+    data = copy.deepcopy(_TINY)
+    data["name"] = name
+    data.update(copy.deepcopy(overrides))
+    return data
+
+
+@pytest.fixture
+def tiny_manifest_data() -> ManifestFactory:
+    """Factory of a valid manifest dict (timm vit_small_patch16_224, random init) to modify.
+
+    ``tiny_manifest_data(name="g/n", **top_level_overrides)`` returns a fresh deep copy.
+    """
+    return _tiny_manifest_data
+
+
+def _write_manifest(
+    root: str | Path,
+    data_or_text: Mapping[str, Any] | str | bytes,
+    name: str | None = None,
+    *,
+    header: bool = True,
+) -> Path:
+    if name is None:
+        if not isinstance(data_or_text, Mapping):
+            raise TypeError("give name= when writing a manifest from text")
+        name = str(data_or_text["name"])
+    group, _, stem = name.partition("/")
+    path = Path(root) / group / f"{stem}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data_or_text, bytes):
+        prefix = SCHEMA_HEADER.encode() if header else b""
+        path.write_bytes(prefix + data_or_text)
+        return path
+    if isinstance(data_or_text, Mapping):
+        text = yaml.safe_dump(dict(data_or_text), sort_keys=False, allow_unicode=True)
+    else:
+        text = data_or_text
+    path.write_text((SCHEMA_HEADER if header else "") + text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def write_manifest() -> ManifestWriter:
+    """``write_manifest(root, data_or_text, name=None)`` writes ``root/<group>/<name>.yaml``.
+
+    A dict is dumped as YAML (its ``name`` is the default file name); text or bytes are
+    written as given. The ``# yaml-language-server`` header line comes first.
+    """
+    return _write_manifest
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
+    """Run ``zoo.cli.main([...])`` in-process; returns ``(exit_code, stdout, stderr)``."""
+    from zoo.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,136 @@
+"""Fixtures of the loading tests (the helpers they wrap are in loading_kit.py).
+
+Nothing here stands in for zoo: every test runs the real load pipeline on real files.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from loading_kit import TOKEN_MODEL_SOURCE, FileServer, HfCache, Kit
+
+
+@pytest.fixture(autouse=True)
+def _loader_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test gets its own ZOO_HOME and HF cache, online defaults, and zoo's reachability memo emptied."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
+    for name in (
+        "ZOO_OFFLINE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "ZOO_TRUSTED_MODULES",
+        "ZOO_CATALOG_PATH",
+        "ZOO_DEBUG",
+        "ZOO_CONNECT_TIMEOUT",
+        "HF_ENDPOINT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    from zoo import hub
+
+    # zoo remembers for 30 s whether a host answered; a test must not inherit another's answer.
+    monkeypatch.setattr(hub, "_REACHABLE", {})
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> Kit:
+    """Helpers that write models and manifests under ``tmp_path``."""
+    return Kit(tmp_path)
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    """A real HTTP server on 127.0.0.1 (a thread), serving ``FileServer.files``."""
+    served = FileServer()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.hits[self.path] += 1
+            data = served.files.get(self.path)
+            if data is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    served.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def hf_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> HfCache:
+    """An empty Hugging Face cache at ``tmp_path/hf/hub``, which HF_HOME / HF_HUB_CACHE point at.
+
+    huggingface_hub reads HF_HUB_CACHE once, when it is first imported, and zoo passes no
+    ``cache_dir``; so besides the environment (what a user sets before starting Python) its
+    import-time constant is pointed here too. ``test_hf_cache_env_read_at_call_time`` pins the gap.
+    """
+    import huggingface_hub.constants as hf_constants
+
+    root = tmp_path / "hf" / "hub"
+    root.mkdir(parents=True)
+    monkeypatch.setenv("HF_HOME", str(root.parent))
+    monkeypatch.setenv("HF_HUB_CACHE", str(root))
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(root))
+    return HfCache(root)
+
+
+@pytest.fixture
+def user_module(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An importable module of a user's own (not under zoo's trusted prefixes), unique per test.
+
+    Importing it writes ``<tmp>/imported-<name>``, so a test can tell whether zoo imported it.
+    """
+    name = f"zoo_user_{uuid.uuid4().hex[:12]}"
+    marker = kit.tmp / f"imported-{name}"
+    source = f"from pathlib import Path\nPath({str(marker)!r}).touch()\n" + TOKEN_MODEL_SOURCE
+    kit.write_module(name, source)
+    monkeypatch.syspath_prepend(str(kit.tmp / "site"))
+    yield name
+    sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def run_zoo(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run the ``zoo`` command line in-process: ``run_zoo("load", name) -> (code, stdout, stderr)``."""
+    from zoo.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
