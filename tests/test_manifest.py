@@ -330,21 +330,11 @@ def test_self_references_are_refused(
     assert message in problem.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: Manifest._cross_checks errors carry no field path (reported at the root)",
-)
 def test_cross_check_problems_name_a_field(tiny_manifest_data: ManifestFactory) -> None:
     (problem,) = _problems(_dump(tiny_manifest_data(same_weights_as="testing/tiny_vit")))
     assert problem.path == "same_weights_as"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: $object errors in `arguments` are labelled `kwargs`",
-)
 def test_object_error_in_arguments_is_labelled_arguments(
     tiny_manifest_data: ManifestFactory,
 ) -> None:
@@ -421,11 +411,6 @@ def test_pooler_and_none_do_not_tie_embedding_dim_to_feature_dim(
         assert parse_manifest(_dump(data), "x/testing/tiny_vit.yaml").output.embedding_dim == 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="known bug: NaN/inf floats are accepted (no allow_inf_nan=False)",
-)
 @pytest.mark.parametrize(
     ("section", "field", "value"),
     [("input", "mean", [float("nan"), 0.5, 0.5]), ("metrics", "top1", float("inf"))],

@@ -14,6 +14,7 @@ from zoo import constants
 from zoo._yaml import load_manifest_data, locate
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, Problem
 from zoo.manifest import WRAPPER_TYPES, Manifest
+from zoo.manifest._base import FieldError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -50,6 +51,9 @@ def _problems_from(exc: ValidationError, raw: bytes, file: str) -> list[Problem]
     problems = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldError):
+            loc = (*loc, *cause.loc)
         line, column = locate(raw, loc)
         path = ".".join(str(p) for p in loc)
         problems.append(Problem(file, path, _message(error), line, column, code=error["type"]))

@@ -182,7 +182,26 @@ class CheckpointMismatchError(LoadError):
 
 
 class ContractError(ZooError, ValueError):
-    """The built model disagrees with what its manifest declares."""
+    """The built model disagrees with what its manifest declares.
+
+    ``fields`` maps each manifest field at fault (``output.embedding_dim``) to what is wrong.
+    """
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})
+
+
+class GitError(ZooError, OSError):
+    """A git command needed by zoo failed (not a repository, unknown ref, git missing)."""
+
+
+class ManifestExistsError(ZooError, FileExistsError):
+    """A file would be overwritten."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path} already exists. Pick another name, or pass --force to overwrite it.")
 
 
 class UsageError(ZooError, ValueError):
@@ -198,9 +217,11 @@ __all__ = [
     "ContractError",
     "DownloadError",
     "DuplicateNameError",
+    "GitError",
     "IntegrityError",
     "LoadError",
     "ManifestError",
+    "ManifestExistsError",
     "MissingExtraError",
     "ModelNotFoundError",
     "OutIndicesError",

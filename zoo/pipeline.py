@@ -11,7 +11,7 @@ import torch
 from zoo._indices import resolve_out_indices
 from zoo.catalog import read_manifest
 from zoo.errors import ContractError, UsageError
-from zoo.loaders._base import Adapter, BuildContext, Builder
+from zoo.loaders._base import Adapter, BuildContext, Builder, transformers_config_overrides
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 from zoo.outputs import ZooModel
 
@@ -65,7 +65,8 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
     if isinstance(wrapper, TimmWrapper):
         wrapper = wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
     elif isinstance(wrapper, TransformersWrapper):
-        wrapper = wrapper.model_copy(update={"config": {**wrapper.config, **overrides}})
+        config = {**wrapper.config, **transformers_config_overrides(overrides)}
+        wrapper = wrapper.model_copy(update={"config": config})
     try:
         data = manifest.model_dump()
         data.update(input=spec, wrapper=wrapper.model_dump())
@@ -75,6 +76,15 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
             f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}"
         ) from None
     return updated.with_file(manifest.file)
+
+
+#: Manifest field blamed for each dimension ``Adapter.dims`` reports.
+_DIM_FIELDS = {
+    "token_dim": "output.feature_dim",
+    "embedding_dim": "output.embedding_dim",
+    "prefix_tokens": "output.prefix_tokens",
+    "patch_size": "output.patch_size",
+}
 
 
 def check_dims(manifest: Manifest, adapter: Adapter) -> None:
@@ -89,21 +99,28 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
         "prefix_tokens": out.prefix_tokens if out.patch_size else None,
         "patch_size": out.patch_size,
     }
+    fields = dict(_DIM_FIELDS)
     if out.pooling in ("cls", "mean"):
         declared["token_dim"] = out.embedding_dim
-    elif out.pooling == "cls+mean":
-        declared["token_dim"] = out.embedding_dim // 2
-    wrong = [
-        f"{key} declared {want}, built {actual[key]}"
+        fields["token_dim"] = "output.embedding_dim"
+    elif out.pooling == "cls+mean" and (width := actual.get("token_dim")):
+        # Compare the concatenated width, so the message shows the number the manifest holds.
+        actual = {**actual, "token_dim": 2 * width}
+        declared["token_dim"] = out.embedding_dim
+        fields["token_dim"] = "output.embedding_dim"
+    wrong = {
+        fields[key]: f"declared {want}, built {actual[key]}"
         for key, want in declared.items()
         if want is not None and actual.get(key) is not None and actual[key] != want
-    ]
+    }
     blocks = actual.get("blocks")
     if blocks is not None and out.feature_levels > blocks:
-        wrong.append(f"feature_levels declared {out.feature_levels}, built {blocks} blocks")
+        wrong["output.feature_levels"] = f"declared {out.feature_levels}, built {blocks} blocks"
     if wrong:
+        said = "; ".join(f"{field} {message}" for field, message in wrong.items())
         raise ContractError(
-            f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {'; '.join(wrong)}"
+            f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {said}",
+            fields=wrong,
         )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from zoo.errors import Problem, ZooError
+from zoo.errors import ContractError, Problem, ZooError
 from zoo.manifest import Manifest
 
 
@@ -86,6 +86,10 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
         except (RuntimeError, NotImplementedError, TypeError, ValueError, AttributeError) as exc:
             last = exc  # most often an op without a meta kernel: retry on CPU
     result.seconds = time.perf_counter() - start
+    if isinstance(last, ContractError) and last.fields:
+        for field, message in last.fields.items():
+            problem(field, message)
+        return result
     if last is not None:
         problem(
             "", f"build failed: {str(last).splitlines()[0] if str(last) else type(last).__name__}"

@@ -125,10 +125,6 @@ def test_check_build_reports_wrong_feature_dims(kit: Kit) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo bug: check_dims names internal keys (token_dim), not the manifest field",
-)
 def test_check_build_names_the_field_of_a_wrong_timm_dim(kit: Kit) -> None:
     data = kit.timm_manifest()
     data["output"].update(embedding_dim=64, feature_dim=64)

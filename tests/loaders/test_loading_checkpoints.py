@@ -451,10 +451,6 @@ def test_function_load_with_weights_does_no_random_init(kit: Kit) -> None:
     assert not _draws_random_numbers(lambda: kit.load(data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo bug: the torchhub loader builds with a random init before assigning the checkpoint",
-)
 def test_torchhub_load_with_weights_does_no_random_init(kit: Kit) -> None:
     hubconf = kit.write_module("hubconf", folder=kit.folder / "hubrepo")
     source = kit.import_file(hubconf).token_model()

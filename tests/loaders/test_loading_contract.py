@@ -242,10 +242,6 @@ def test_unknown_timm_override_is_an_error(kit: Kit) -> None:
         kit.load(kit.timm_manifest(), foo=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo bug: transformers configs accept any keyword, so an unknown override is silently kept",
-)
 def test_unknown_transformers_override_is_an_error(kit: Kit) -> None:
     from loading_kit import hf_manifest
 
@@ -253,10 +249,6 @@ def test_unknown_transformers_override_is_an_error(kit: Kit) -> None:
         kit.load(hf_manifest(kit), foo=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo bug: img_size is passed to transformers configs as is (they call it image_size)",
-)
 def test_img_size_override_reaches_a_transformers_model(kit: Kit) -> None:
     from loading_kit import hf_manifest
 

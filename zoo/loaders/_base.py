@@ -77,3 +77,21 @@ class Adapter:
 
 
 Builder = Callable[[Manifest, BuildContext], tuple[nn.Module, Adapter]]
+
+
+#: timm's keyword names for what transformers configs call otherwise.
+_TRANSFORMERS_NAMES = {"img_size": "image_size", "in_chans": "num_channels"}
+
+
+def transformers_config_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """timm-style overrides in transformers' config vocabulary.
+
+    ``dynamic_img_size`` has no config key: transformers vision models interpolate
+    their position embeddings per call, which zoo turns on whenever the input size
+    differs from the configured one.
+    """
+    return {
+        _TRANSFORMERS_NAMES.get(key, key): value
+        for key, value in overrides.items()
+        if key != "dynamic_img_size"
+    }

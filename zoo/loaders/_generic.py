@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 from torch import nn
 
 from zoo import hub
-from zoo.checkpoint import assign, load_state_dict
+from zoo.checkpoint import assign, empty_parameters, load_state_dict
 from zoo.loaders._base import Adapter, BuildContext
 from zoo.manifest import Manifest
 
@@ -56,6 +57,17 @@ def adapter_for(module: nn.Module, manifest: Manifest) -> Adapter:
     if callable(getattr(module, "get_intermediate_layers", None)):
         return IntermediateLayersAdapter(module, manifest)
     return ModuleAdapter(module, manifest)
+
+
+def build_scope(manifest: Manifest, ctx: BuildContext) -> contextlib.AbstractContextManager[Any]:
+    """Where the builder runs: on meta for checks; with empty parameters when a strict
+    checkpoint will replace every one of them (no random init to throw away)."""
+    if ctx.meta:
+        return torch.device("meta")
+    ckpt = manifest.checkpoint
+    if ckpt is not None and ctx.pretrained and ckpt.strict:
+        return empty_parameters()
+    return contextlib.nullcontext()
 
 
 def attach_weights(module: nn.Module, manifest: Manifest, ctx: BuildContext) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
-import torch
 from torch import nn
 
 from zoo._imports import import_object, resolve_objects
-from zoo.checkpoint import empty_parameters
 from zoo.errors import UsageError
 from zoo.loaders._base import Adapter, BuildContext
-from zoo.loaders._generic import adapter_for, as_module, attach_weights
+from zoo.loaders._generic import adapter_for, as_module, attach_weights, build_scope
 from zoo.manifest import FunctionWrapper, Manifest
 
 
@@ -25,14 +21,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments"
     )
     arguments.update(ctx.overrides)
-    weights = manifest.checkpoint is not None and ctx.pretrained and manifest.checkpoint.strict
-    if ctx.meta:
-        scope: contextlib.AbstractContextManager[None] = torch.device("meta")  # type: ignore[assignment]
-    elif weights and not ctx.meta:
-        scope = empty_parameters()
-    else:
-        scope = contextlib.nullcontext()
-    with scope:
+    with build_scope(manifest, ctx):
         try:
             module = as_module(fn(**arguments), manifest, wrapper.path)
         except TypeError as exc:

@@ -11,7 +11,7 @@ from zoo import constants
 from zoo._imports import resolve_objects
 from zoo.errors import LoadError, TrustError, UsageError, WeightsNotAvailableError
 from zoo.loaders._base import Adapter, BuildContext
-from zoo.loaders._generic import adapter_for, as_module, attach_weights
+from zoo.loaders._generic import adapter_for, as_module, attach_weights, build_scope
 from zoo.manifest import Manifest, TorchHubWrapper
 
 
@@ -59,10 +59,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
                 reason="offline and the torch.hub repository is not cached",
             )
     try:
-        if ctx.meta:
-            with torch.device("meta"):
-                obj = torch.hub.load(repo, wrapper.entry, source=wrapper.source, **extra, **kwargs)
-        else:
+        with build_scope(manifest, ctx):
             obj = torch.hub.load(repo, wrapper.entry, source=wrapper.source, **extra, **kwargs)
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {wrapper.entry} rejects its arguments: {exc}") from None

@@ -12,7 +12,7 @@ from torch import nn
 from zoo import hub
 from zoo._imports import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError
-from zoo.loaders._base import Adapter, BuildContext
+from zoo.loaders._base import Adapter, BuildContext, transformers_config_overrides
 from zoo.manifest import Manifest, TransformersWrapper
 
 
@@ -111,6 +111,26 @@ def _weights_folder(manifest: Manifest, remote_code: bool) -> Path:
     return folder
 
 
+def _check_config_keys(manifest: Manifest, config: Any, caller: dict[str, Any]) -> None:
+    """Refuse config keys the model's configuration class does not define.
+
+    transformers configs store any keyword they are given, so a misspelt
+    override would otherwise be kept and silently ignored by the model.
+    """
+    if not caller:
+        return
+    try:
+        defaults = type(config)()
+    except Exception:  # a remote-code config that needs arguments: judge by the loaded one
+        defaults = config
+    unknown = sorted(k for k in caller if not hasattr(defaults, k) and k != "model_type")
+    if unknown:
+        raise UsageError(
+            f"{manifest.name}: {type(config).__name__} has no setting {', '.join(unknown)} "
+            "(overrides are config keys such as image_size, or timm's img_size / in_chans)"
+        )
+
+
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build with ``from_pretrained`` (weights) or ``from_config`` (random init / meta)."""
     transformers = _transformers()
@@ -118,16 +138,18 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     assert isinstance(wrapper, TransformersWrapper)
     cls = _model_class(wrapper)
     kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
-    overrides = {**wrapper.config, **ctx.overrides}
+    caller = transformers_config_overrides(ctx.overrides)
+    overrides = {**wrapper.config, **caller}
     ckpt = manifest.checkpoint if ctx.pretrained else None
     try:
         if ckpt is not None:
             remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
             folder = _weights_folder(manifest, remote)
             config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
-            config = transformers.AutoConfig.from_pretrained(
-                folder, trust_remote_code=remote, **config_overrides
-            )
+            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
+            _check_config_keys(manifest, config, caller)
+            for key, value in config_overrides.items():
+                setattr(config, key, value)
             model = cls.from_pretrained(
                 folder,
                 config=config,
@@ -142,13 +164,14 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
                     "(an inline config is what lets the architecture build offline)"
                 )
             config = transformers.AutoConfig.for_model(**overrides)
+            _check_config_keys(manifest, config, caller)
             factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
             if ctx.meta:
                 with torch.device("meta"):
                     model = factory(config, **kwargs)
             else:
                 model = factory(config, **kwargs)
-    except (LoadError, TrustError):
+    except (LoadError, TrustError, UsageError):
         raise
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {exc}") from None

@@ -39,4 +39,13 @@ class StrictModel(BaseModel):
         frozen=True,
         use_attribute_docstrings=True,
         validate_default=True,
+        allow_inf_nan=False,
     )
+
+
+class FieldError(ValueError):
+    """A model-level check that blames one field: ``loc`` is its path from the model."""
+
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc

@@ -17,7 +17,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from zoo.manifest._base import ModelName, NonEmptyStr, Sha256, StrictModel, Tag
+from zoo.manifest._base import FieldError, ModelName, NonEmptyStr, Sha256, StrictModel, Tag
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
 
 SCHEMA_VERSION = 1
@@ -254,41 +254,47 @@ class Manifest(StrictModel):
     def _cross_checks(self) -> Self:
         ckpt, wrapper = self.checkpoint, self.wrapper
         if ckpt is not None and ckpt.timm is not None and not isinstance(wrapper, TimmWrapper):
-            raise ValueError("checkpoint.timm needs wrapper.type: timm")
+            raise FieldError(("checkpoint", "timm"), "checkpoint.timm needs wrapper.type: timm")
         if isinstance(wrapper, OnnxWrapper):
-            if (
-                ckpt is None
-                or ckpt.timm is not None
-                or (ckpt.hf is not None and not ckpt.hf.filename)
-            ):
-                raise ValueError(
-                    "an onnx wrapper needs its model file in checkpoint.path, url or hf.filename"
+            if ckpt is None or ckpt.timm is not None:
+                raise FieldError(
+                    ("checkpoint",),
+                    "an onnx wrapper needs its model file in checkpoint.path, url or hf.filename",
+                )
+            if ckpt.hf is not None and not ckpt.hf.filename:
+                raise FieldError(
+                    ("checkpoint", "hf"),
+                    "an onnx wrapper needs its model file in checkpoint.path, url or hf.filename",
                 )
             if self.output.feature_levels > len(wrapper.hidden_states):
-                raise ValueError(
+                raise FieldError(
+                    ("output", "feature_levels"),
                     f"output.feature_levels is {self.output.feature_levels} but wrapper.hidden_states "
-                    f"names {len(wrapper.hidden_states)} outputs"
+                    f"names {len(wrapper.hidden_states)} outputs",
                 )
         if isinstance(wrapper, TransformersWrapper) and ckpt is not None:
             if ckpt.url is not None:
-                raise ValueError(
-                    "a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
+                raise FieldError(
+                    ("checkpoint", "url"),
+                    "a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path",
                 )
             if ckpt.hf is not None and ckpt.hf.filename is not None:
-                raise ValueError(
-                    "a transformers checkpoint is a whole repository: remove hf.filename"
+                raise FieldError(
+                    ("checkpoint", "hf", "filename"),
+                    "a transformers checkpoint is a whole repository: remove hf.filename",
                 )
         if isinstance(wrapper, TimmWrapper):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:
-                raise ValueError(
+                raise FieldError(
+                    ("wrapper", "kwargs", "in_chans"),
                     f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
-                    "channels (one mean/std value per channel)"
+                    "channels (one mean/std value per channel)",
                 )
         if self.same_weights_as == self.name:
-            raise ValueError("same_weights_as names this entry itself")
+            raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:
-            raise ValueError("aliases repeat the entry's own name")
+            raise FieldError(("aliases",), "aliases repeat the entry's own name")
         return self
 
     @property

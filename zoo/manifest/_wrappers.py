@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from zoo.manifest._base import DOTTED_PATH_PATTERN, DottedPath, NonEmptyStr, StrictModel
 
@@ -69,8 +69,8 @@ Kwargs = Annotated[
 class _KwargsMixin(StrictModel):
     @field_validator("kwargs", "arguments", mode="after", check_fields=False)
     @classmethod
-    def _object_refs(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return check_object_refs(value)
+    def _object_refs(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return check_object_refs(value, info.field_name or "kwargs")
 
 
 class TimmWrapper(_KwargsMixin):
