@@ -26,6 +26,8 @@ from zoo.manifest import Manifest
 if TYPE_CHECKING:
     from torch import nn
 
+    from zoo.backbone import Backbone
+
 
 def load(name: str, **kwargs: Any) -> nn.Module:
     """Build a model of the default catalogue; shortcut for ``Catalog().load(name, ...)``."""
@@ -46,7 +48,17 @@ def transforms(name_or_manifest: str | Path | Manifest) -> Any:
     return _transforms(name_or_manifest)
 
 
+def __getattr__(name: str) -> Any:
+    # Backbone subclasses torch.nn.Module: imported on first use so `import zoo` stays torch-free.
+    if name == "Backbone":
+        from zoo.backbone import Backbone
+
+        return Backbone
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
 __all__ = [
+    "Backbone",
     "Catalog",
     "Manifest",
     "ManifestError",

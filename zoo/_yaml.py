@@ -3,7 +3,9 @@
 Only PyYAML's safe constructors are used (the C parser when present). On top of
 that a manifest is refused when it is too large, not UTF-8, uses anchors/aliases
 (no manifest needs them; they make alias bombs possible), repeats a key, or
-nests deeper than any manifest needs.
+nests deeper than any manifest needs. Depth and anchors are checked on the
+parser's event stream *before* anything is composed: libyaml's composer is
+recursive in C and a file of a few thousand ``[`` would overflow its stack.
 """
 
 from __future__ import annotations
@@ -19,17 +21,40 @@ MAX_BYTES = 1 << 20  # 1 MiB: the largest real manifest is a few KiB
 MAX_DEPTH = 32
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml reports reader errors as byte offsets into the UTF-8 text; PyYAML's reader as characters.
+_C_OFFSETS = _Base is not yaml.SafeLoader
+
+NO_ANCHORS = "YAML anchors and aliases are not allowed in manifests"
+#: Explicit tags a manifest may use; anything else (``!!binary``, ``!!set``, ``!custom``) is refused.
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")
+}
+_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
 
 
 class _ManifestLoader(_Base):  # type: ignore[valid-type,misc]
-    """The safe loader, refusing aliases and duplicate keys."""
+    """The safe loader, refusing aliases, duplicate keys and values Python cannot hold."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects:
-            raise yaml.constructor.ConstructorError(
-                None, None, "YAML anchors and aliases are not allowed in manifests", node.start_mark
-            )
-        return super().construct_object(node, deep=deep)
+            raise yaml.constructor.ConstructorError(None, None, NO_ANCHORS, node.start_mark)
+        try:
+            value = super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            # A 5000-digit integer or a 30 February timestamp: PyYAML lets Python's error through.
+            what = node.tag.rsplit(":", 1)[-1]
+            message = f"cannot read this {what}: {exc}"
+            if "digits" in str(exc) and isinstance(node, yaml.ScalarNode):
+                message = (
+                    f"integer of {len(node.value)} digits is too large (quote it if it is text)"
+                )
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark) from None
+        return value
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Hashable, yaml.Node] = {}
@@ -53,25 +78,95 @@ class _ManifestLoader(_Base):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep=deep)
 
 
-def _problem(file: str, message: str, mark: Any = None, code: str = "yaml") -> Problem:
-    line = mark.line + 1 if mark is not None else None
-    column = mark.column + 1 if mark is not None else None
+def _problem(
+    file: str,
+    message: str,
+    mark: Any = None,
+    code: str = "yaml",
+    at: tuple[int, int] | None = None,
+) -> Problem:
+    if mark is not None:
+        at = (mark.line + 1, mark.column + 1)
+    line, column = at if at is not None else (None, None)
     return Problem(file=file, path="", message=message, line=line, column=column, code=code)
 
 
-def _depth(value: Any, limit: int) -> int:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+def _line_column(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset."""
+    offset = max(0, min(offset, len(raw)))
+    start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[start:offset].decode("utf-8", errors="replace"))
+    return raw.count(b"\n", 0, offset) + 1, column + 1
+
+
+def _encoding_problem(raw: bytes, file: str, exc: UnicodeDecodeError) -> Problem:
+    message = f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+    bom = next((name for prefix, name in _BOMS.items() if raw.startswith(prefix)), None)
+    if bom is not None:
+        message += f"; the file starts with a {bom} byte-order mark: save it as UTF-8"
+    else:
+        message += "; save the file as UTF-8"
+    return _problem(file, message, code="encoding", at=_line_column(raw, exc.start))
+
+
+def _reader_problem(raw: bytes, text: str, file: str, exc: yaml.reader.ReaderError) -> Problem:
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    offset = exc.position if _C_OFFSETS else len(text[: exc.position].encode("utf-8"))
+    message = f"unacceptable character U+{code:04X}: {exc.reason}"
+    if code == 0 and raw.count(b"\x00") * 4 >= len(raw):
+        message += "; the file looks like UTF-16 or UTF-32: save it as UTF-8"
+    return _problem(file, message, at=_line_column(raw, offset))
+
+
+def _yaml_problem(text: str, file: str, exc: yaml.MarkedYAMLError) -> Problem:
+    message = exc.problem or str(exc).splitlines()[0]
+    if exc.context:
+        message = f"{exc.context}: {message}"
+    mark = exc.problem_mark or exc.context_mark
+    if mark is not None and "cannot start any token" in message:
+        lines = text.splitlines()
+        if mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "\t":
+            message += " (a tab: YAML indents with spaces)"
+    if "tag:yaml.org,2002:merge" in message:
+        message = "merge keys (<<) are not allowed in manifests: write the keys out"
+    elif "could not determine a constructor" in message:
+        message = message.replace(
+            "could not determine a constructor for the tag", "tag not allowed:"
+        )
+        message += " (manifests are plain YAML: no Python tags)"
+    return _problem(file, " ".join(message.split()), mark)
+
+
+def _scan(text: str, file: str) -> Problem | None:
+    """Refuse anchors, aliases and deep nesting on the event stream, before composing."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Base):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            return _problem(file, NO_ANCHORS, event.start_mark)
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in _PLAIN_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            return _problem(
+                file,
+                f"tag not allowed: {shown!r} (manifests are plain YAML: no Python tags)",
+                event.start_mark,
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            level = depth
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            continue
+        elif isinstance(event, yaml.ScalarEvent):
+            level = depth + 1  # the scalar at the bottom counts as a level
+        else:
+            continue
+        if level > MAX_DEPTH:
+            return _problem(
+                file, f"nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark
+            )
+    return None
 
 
 def load_manifest_data(raw: bytes, file: str) -> tuple[Any, list[Problem]]:
@@ -87,27 +182,18 @@ def load_manifest_data(raw: bytes, file: str) -> tuple[Any, list[Problem]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [
-            _problem(file, f"not UTF-8 text (byte {exc.start}: {exc.reason})", code="encoding")
-        ]
+        return None, [_encoding_problem(raw, file, exc)]
     try:
+        found = _scan(text, file)
+        if found is not None:
+            return None, [found]
         data = yaml.load(text, Loader=_ManifestLoader)  # a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:
+        return None, [_reader_problem(raw, text, file, exc)]
     except yaml.MarkedYAMLError as exc:
-        message = exc.problem or str(exc)
-        if exc.context:
-            message = f"{exc.context}: {message}"
-        if "could not determine a constructor" in message:
-            message = message.replace(
-                "could not determine a constructor for the tag", "tag not allowed:"
-            )
-            message += " (manifests are plain YAML: no Python tags)"
-        return None, [_problem(file, message, exc.problem_mark)]
+        return None, [_yaml_problem(text, file, exc)]
     except yaml.YAMLError as exc:
-        return None, [_problem(file, str(exc))]
-    except RecursionError:
-        return None, [_problem(file, f"nested too deeply (more than {MAX_DEPTH} levels)")]
-    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
-        return None, [_problem(file, f"nested too deeply (more than {MAX_DEPTH} levels)")]
+        return None, [_problem(file, " ".join(str(exc).split()))]
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         return None, [
@@ -124,7 +210,10 @@ def locate(raw: bytes, loc: Sequence[int | str]) -> tuple[int | None, int | None
     at its parent mapping.
     """
     try:
-        node = yaml.compose(raw.decode("utf-8"), Loader=_Base)
+        text = raw.decode("utf-8")
+        if _scan(text, "") is not None:
+            return None, None
+        node = yaml.compose(text, Loader=_Base)
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return None, None
     if node is None:

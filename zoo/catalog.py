@@ -38,6 +38,14 @@ def _message(error: Any) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "missing":
         return "field required"
+    value = error.get("input")
+    if (
+        kind == "string_type"
+        and error["loc"][-1:] == ("sha256",)
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
+        return f"{msg}: YAML read this sha256 as a number; put it in quotes"
     if kind == "extra_forbidden":
         return "unknown key (not part of the manifest format; check the spelling)"
     if kind == "union_tag_invalid":
@@ -258,8 +266,14 @@ class Catalog:
 
     # -- loading (imports torch) -------------------------------------------------------------
 
-    def load(self, name: str, **kwargs: Any) -> nn.Module:
-        """Build a model by name; see :func:`zoo.load_manifest` for the arguments."""
+    def load(self, name: str, *, mirror: str | Path | None = None, **kwargs: Any) -> nn.Module:
+        """Build a model by name; see :func:`zoo.load_manifest` for the arguments.
+
+        ``mirror``: a folder made by ``zoo pull --to`` to read the weights from, with no
+        network (default: ``ZOO_MIRROR``, if set).
+        """
+        from zoo.mirror import use_mirror
         from zoo.pipeline import load_manifest
 
-        return load_manifest(self.get(name), **kwargs)
+        with use_mirror(mirror):
+            return load_manifest(self.get(name), **kwargs)

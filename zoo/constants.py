@@ -17,6 +17,9 @@ BUILTIN_TRUSTED_MODULES: tuple[str, ...] = ("torch", "torchvision", "timm", "tra
 #: Seconds to wait for a TCP connection before calling a host unreachable.
 DEFAULT_CONNECT_TIMEOUT = 3.0
 
+#: Seconds a download may stall (no bytes at all) before it fails.
+DEFAULT_DOWNLOAD_TIMEOUT = 60.0
+
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
@@ -61,6 +64,54 @@ def trusted_modules() -> tuple[str, ...]:
 def hf_endpoint() -> str:
     """The Hugging Face Hub endpoint (``HF_ENDPOINT``)."""
     return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hf_hub_cache() -> Path:
+    """The Hugging Face hub cache, resolved as huggingface_hub does but at call time.
+
+    ``HF_HUB_CACHE`` (or the older ``HUGGINGFACE_HUB_CACHE``), else ``$HF_HOME/hub``,
+    else ``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``.
+    """
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if value := os.environ.get(name):
+            return Path(value).expanduser()
+    if hf_home := os.environ.get("HF_HOME"):
+        return Path(hf_home).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface" / "hub"
+
+
+def mirror_dir() -> Path | None:
+    """A mirror made by ``zoo pull --to DIR`` that loads read from, without network (``ZOO_MIRROR``)."""
+    value = os.environ.get("ZOO_MIRROR", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def download_timeout() -> float:
+    """Seconds a download may wait for the next bytes before it fails (``ZOO_DOWNLOAD_TIMEOUT``)."""
+    try:
+        return float(os.environ.get("ZOO_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT))
+    except ValueError:
+        return DEFAULT_DOWNLOAD_TIMEOUT
+
+
+def _first_set(*names: str) -> tuple[str, str] | None:
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def env_model() -> tuple[str, str] | None:
+    """``(variable, model name)`` from ``ZOO_MODEL``, else eva's ``MODEL_NAME``; None when neither is set."""
+    return _first_set("ZOO_MODEL", "MODEL_NAME")
+
+
+def env_out_indices() -> tuple[str, str] | None:
+    """``(variable, raw value)`` from ``ZOO_OUT_INDICES``, else eva's ``OUT_INDICES``; None when neither is set."""
+    return _first_set("ZOO_OUT_INDICES", "OUT_INDICES")
 
 
 def connect_timeout() -> float:

@@ -125,10 +125,18 @@ class DownloadError(ZooError, OSError):
 class IntegrityError(ZooError, OSError):
     """A file's sha256 differs from the one the manifest declares."""
 
-    def __init__(self, path: str, expected: str, actual: str, *, removed: bool) -> None:
-        self.path, self.expected, self.actual = path, expected, actual
+    def __init__(
+        self, path: str, expected: str, actual: str, *, removed: bool, fix: str = ""
+    ) -> None:
+        self.path, self.expected, self.actual, self.removed = path, expected, actual, removed
         tail = " The file was removed; fetch it again." if removed else ""
+        if fix:
+            tail += f" {fix}"
         super().__init__(f"sha256 mismatch for {path}: expected {expected}, got {actual}.{tail}")
+
+
+class MirrorError(ZooError, ValueError):
+    """A mirror folder has no usable ``zoo.lock`` (missing, unreadable or malformed)."""
 
 
 class TrustError(ZooError, PermissionError):
@@ -201,7 +209,9 @@ class ManifestExistsError(ZooError, FileExistsError):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(f"{path} already exists. Pick another name, or pass --force to overwrite it.")
+        super().__init__(
+            f"{path} already exists. Pick another name, or pass --force to overwrite it."
+        )
 
 
 class UsageError(ZooError, ValueError):
@@ -210,6 +220,11 @@ class UsageError(ZooError, ValueError):
 
 class OutIndicesError(UsageError, IndexError):
     """``out_indices`` selects blocks that do not exist."""
+
+
+class RegistryLookupError(ModelNotFoundError, ValueError):
+    """``zoo.compat.eva``: a name neither in the catalogue nor registered; also a ``ValueError``,
+    which is what eva's registry raised."""
 
 
 __all__ = [
@@ -222,10 +237,12 @@ __all__ = [
     "LoadError",
     "ManifestError",
     "ManifestExistsError",
+    "MirrorError",
     "MissingExtraError",
     "ModelNotFoundError",
     "OutIndicesError",
     "Problem",
+    "RegistryLookupError",
     "TrustError",
     "UsageError",
     "WeightsNotAvailableError",

@@ -236,10 +236,6 @@ def test_hf_offline_and_missing_says_what_where_and_how(
     assert isinstance(err, FileNotFoundError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zoo bug: hub.hf_path passes no cache_dir, so huggingface_hub's import-time HF_HUB_CACHE wins",
-)
 def test_hf_cache_env_read_at_call_time(
     kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

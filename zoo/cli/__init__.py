@@ -22,6 +22,10 @@ class _LazyGroup(click.Group):
 
     lazy = {
         "load": "zoo.cli._load:load_command",
+        "embed": "zoo.cli._embed:embed_command",
+        "new": "zoo.cli._new:new_command",
+        "pull": "zoo.cli._fetch:pull_command",
+        "doctor": "zoo.cli._fetch:doctor_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

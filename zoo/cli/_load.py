@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
@@ -47,6 +48,12 @@ def _sizes(value: str | None) -> tuple[int, int] | None:
     is_flag=True,
     help="Allow code from the model's repository, where the manifest declares it.",
 )
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Read the weights from this mirror (made by `zoo pull --to`), without network.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def load_command(
     name: str,
@@ -57,6 +64,7 @@ def load_command(
     dtype: str | None,
     random_init: bool,
     trust_remote_code: bool,
+    mirror: Path | None,
     as_json: bool,
 ) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
@@ -79,6 +87,7 @@ def load_command(
         device=device,
         dtype=dtype,
         trust_remote_code=trust_remote_code,
+        mirror=mirror,
     )
     build_seconds = time.perf_counter() - start
     h, w = size or manifest.input.size

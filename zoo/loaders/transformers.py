@@ -11,9 +11,10 @@ from torch import nn
 
 from zoo import hub
 from zoo._imports import resolve_objects
-from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError
+from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
 from zoo.loaders._base import Adapter, BuildContext, transformers_config_overrides
 from zoo.manifest import Manifest, TransformersWrapper
+from zoo.pull import repo_patterns
 
 
 def _transformers() -> Any:
@@ -93,18 +94,15 @@ def _remote_code(manifest: Manifest, ctx: BuildContext) -> bool:
     return wrapper.trust_remote_code
 
 
-def _weights_folder(manifest: Manifest, remote_code: bool) -> Path:
+def _weights_folder(manifest: Manifest) -> Path:
     ckpt = manifest.checkpoint
     assert ckpt is not None
     if ckpt.url is not None:
         raise LoadError(
             f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
         )
-    patterns = ["*.json", "*.safetensors", "*.txt"]
-    if ckpt.format == "pickle":
-        patterns.append("*.bin")
-    if remote_code:
-        patterns.append("*.py")
+    # The same file set `zoo pull` fetches (*.py only when remote code passed its gate).
+    patterns = repo_patterns(manifest)
     folder = hub.resolve(manifest, allow_patterns=patterns)
     if folder.is_file():
         folder = folder.parent
@@ -144,7 +142,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     try:
         if ckpt is not None:
             remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
-            folder = _weights_folder(manifest, remote)
+            folder = _weights_folder(manifest)
             config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
             config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
             _check_config_keys(manifest, config, caller)
@@ -171,7 +169,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
                     model = factory(config, **kwargs)
             else:
                 model = factory(config, **kwargs)
-    except (LoadError, TrustError, UsageError):
+    except ZooError:
         raise
     except TypeError as exc:
         raise UsageError(f"{manifest.name}: {exc}") from None
