@@ -330,11 +330,6 @@ def test_validate_github_format(run_cli: CliRunner, warned_file: Path) -> None:
     assert warning["text"].startswith("description: no description")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: github annotations do not escape newlines/% (and YAML reader errors are multi-line)",
-)
 def test_validate_github_format_is_one_line_per_problem(run_cli: CliRunner, tmp_path: Path) -> None:
     file = tmp_path / "vision" / "nul.yaml"
     file.parent.mkdir()

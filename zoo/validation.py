@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from zoo.catalog import default_roots, manifest_files, read_manifest
 from zoo.errors import ManifestError, Problem
 from zoo.manifest import Manifest
 
 WARNING = "warning"
+
+#: A comment line that marks something left to fill in (``zoo new`` writes them).
+TODO_LINE = re.compile(r"^\s*#\s*TODO\b:?\s*(?P<text>.*)$")
 
 
 @dataclass
@@ -20,6 +26,10 @@ class Report:
     files: list[Path] = field(default_factory=list)
     manifests: list[Manifest] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    base: str | None = None
+    """With ``--changed``: the git ref the files were compared against."""
+    deleted: list[Path] = field(default_factory=list)
+    """With ``--changed``: manifests deleted since the base (not checked)."""
 
     def errors(self, *, strict: bool = False) -> list[Problem]:
         """Problems that block: errors, plus warnings when ``strict``."""
@@ -34,6 +44,8 @@ class Report:
         grouped: dict[str, list[Problem]] = {str(f): [] for f in self.files}
         for problem in self.problems:
             grouped.setdefault(problem.file, []).append(problem)
+        for problems in grouped.values():
+            problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         return grouped
 
 
@@ -86,10 +98,63 @@ def advice(m: Manifest) -> list[Problem]:
                     "no_sha256",
                 )
             )
+        if ckpt.path is not None and Path(ckpt.path).expanduser().is_absolute():
+            found.append(
+                _warn(
+                    m,
+                    "checkpoint.path",
+                    "an absolute path only exists on your machine: publish the weights "
+                    "(checkpoint.hf with a pinned revision, or url + sha256) before sharing",
+                    "absolute_path",
+                )
+            )
     return found
 
 
-def _weights_key(m: Manifest) -> str | None:
+def todo_markers(file: str, text: str) -> list[Problem]:
+    """A warning for every ``# TODO`` comment line left in a manifest's text."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = TODO_LINE.match(line)
+        if match:
+            what = match["text"].strip() or "fill this in"
+            found.append(
+                Problem(
+                    file,
+                    "",
+                    f"TODO left: {what}",
+                    number,
+                    line.index("#") + 1,
+                    severity=WARNING,
+                    code="todo",
+                )
+            )
+    return found
+
+
+def _place_reader_problems(problems: list[Problem], raw: bytes) -> list[Problem]:
+    """Give YAML reader errors (a forbidden character) a line and column and a one-line message.
+
+    The reader reports a character offset in a second line of text; editors and
+    GitHub annotations need ``line:column``.
+    """
+    placed = []
+    for p in problems:
+        if p.code == "yaml" and p.line is None and "position" in p.message:
+            text = raw.decode("utf-8", errors="replace")
+            bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+            if bad is not None:
+                start = bad.start()
+                line = text.count("\n", 0, start) + 1
+                column = start - (text.rfind("\n", 0, start) + 1) + 1
+                message = p.message.splitlines()[0].strip()
+                p = Problem(p.file, p.path, message, line, column, p.severity, p.code)
+        placed.append(p)
+    return placed
+
+
+def weights_key(m: Manifest) -> str | None:
+    """A string equal for two manifests that declare the same weights (None: random init)."""
     ckpt = m.checkpoint
     if ckpt is None:
         return None
@@ -135,7 +200,7 @@ def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
                     code="unknown_reference",
                 )
             )
-        key = _weights_key(m)
+        key = weights_key(m)
         if key is None:
             continue
         first = by_weights.setdefault(key, m)
@@ -152,6 +217,10 @@ def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
     return problems
 
 
+def _key(path: str | Path | None) -> Path:
+    return Path(path or "").resolve()
+
+
 def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -> Report:
     """Validate manifest files.
 
@@ -163,22 +232,102 @@ def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -
     report = Report(files=list(files))
     for file in report.files:
         try:
+            raw = file.read_bytes()
+        except OSError:
+            raw = b""
+        try:
             m = read_manifest(file)
         except ManifestError as exc:
-            report.problems.extend(exc.problems)
+            report.problems.extend(_place_reader_problems(exc.problems, raw))
             continue
         report.manifests.append(m)
-        report.problems.extend(advice(m))
-    checked = {str(m.file) for m in report.manifests}
-    everyone = list(report.manifests) + [m for m in context if str(m.file) not in checked]
-    report.problems.extend(p for p in cross_checks(everyone) if p.file in checked)
+        advised = advice(m)
+        report.problems.extend(advised)
+        # A TODO about a field that already draws a warning would say the same thing twice.
+        fields = {p.path.split(".")[0] for p in advised}
+        report.problems.extend(
+            p
+            for p in todo_markers(str(file), raw.decode("utf-8", errors="replace"))
+            if p.message.removeprefix("TODO left: ").split(":")[0] not in fields
+        )
+    checked = {_key(m.file) for m in report.manifests}
+    # The context comes first: a clash between a checked file and the rest of the
+    # catalogue is then reported on the checked file (cross_checks blames the later one).
+    everyone = [m for m in context if _key(m.file) not in checked] + list(report.manifests)
+    report.problems.extend(p for p in cross_checks(everyone) if _key(p.file) in checked)
     return report
 
 
+def catalogue_manifests(roots: Iterable[Path], *, exclude: Iterable[Path] = ()) -> list[Manifest]:
+    """Every valid manifest under the roots, except the files in ``exclude``."""
+    seen = {_key(p) for p in exclude}
+    found = []
+    for file in manifest_files(roots):
+        if _key(file) in seen:
+            continue
+        seen.add(_key(file))
+        try:
+            found.append(read_manifest(file))
+        except ManifestError:
+            continue  # reported when that file itself is validated
+    return found
+
+
 def validate_paths(paths: Sequence[str | Path] = ()) -> Report:
-    """Validate the manifests under files or folders (default: every catalogue root)."""
+    """Validate the manifests under files or folders (default: every catalogue root).
+
+    Files given by path are also checked against every catalogue root (the
+    bundled catalogue and ``ZOO_CATALOG_PATH``) for clashing names, aliases and weights.
+    """
+    if not paths:
+        return validate_files(manifest_files(default_roots()))
+    files = manifest_files(Path(p) for p in paths)
+    return validate_files(files, context=catalogue_manifests(default_roots(), exclude=files))
+
+
+def _shown(path: Path, cwd: Path) -> Path:
+    """``path`` relative to ``cwd`` when it lies below it (as git and GitHub show paths)."""
+    try:
+        return path.relative_to(cwd)
+    except ValueError:
+        return path
+
+
+def validate_changed(
+    paths: Sequence[str | Path] = (), *, base: str | None = None, cwd: Path | None = None
+) -> Report:
+    """Validate only the manifests changed since a git ref; cross-check them against all.
+
+    Args:
+        paths: Catalogue roots (folders) or files that count (default: every catalogue root).
+            A changed ``*.yaml`` outside them is ignored.
+        base: The git ref to compare with (default: see :func:`zoo._git.resolve_base`).
+        cwd: A folder inside the git work tree (default: the current directory).
+
+    Raises:
+        GitError: Not a git repository, or an unknown ref.
+    """
+    from zoo import _git
+
+    here = Path.cwd() if cwd is None else cwd
     roots = [Path(p) for p in paths] if paths else default_roots()
-    return validate_files(manifest_files(roots))
+    changes = _git.changes_since(base, here)
+    scope = [_key(r) for r in roots]
+    shown_from = Path.cwd().resolve()  # paths are shown (and read) relative to it
+
+    def in_scope(path: Path) -> bool:
+        return path.name.endswith(".yaml") and any(
+            path == r or path.is_relative_to(r) for r in scope
+        )
+
+    files = [_shown(p, shown_from) for p in changes.changed if in_scope(p) and p.is_file()]
+    everywhere = [*roots, *default_roots()] if paths else roots
+    report = validate_files(files, context=catalogue_manifests(everywhere, exclude=files))
+    report.base = changes.base
+    report.deleted = [
+        _shown(p, shown_from) for p in changes.deleted if in_scope(p) and not p.exists()
+    ]
+    return report
 
 
 def build_checks(

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from zoo.cli._output import Output
+from zoo.cli._output import Output, github_annotation
+
+if TYPE_CHECKING:
+    from zoo.errors import Problem
+    from zoo.validation import Report
 
 
 @click.command("validate")
@@ -31,6 +36,19 @@ from zoo.cli._output import Output
     is_flag=True,
     help="With --build: also build manifests that run repository code.",
 )
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only manifests changed since --base (git: commits, edits, untracked files); "
+    "cross-catalogue checks still see every manifest.",
+)
+@click.option(
+    "--base",
+    metavar="REF",
+    default=None,
+    help="With --changed: the git ref to compare with "
+    "(default: origin/HEAD, else origin/main, origin/master, main, master).",
+)
 def validate_command(
     paths: tuple[Path, ...],
     strict: bool,
@@ -38,15 +56,19 @@ def validate_command(
     as_json: bool,
     build: bool,
     trust_remote_code: bool,
+    changed: bool,
+    base: str | None,
 ) -> None:
     """Validate manifest files or folders (default: every catalogue root).
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
     """
-    from zoo.validation import validate_paths
+    from zoo.validation import validate_changed, validate_paths
 
+    if base is not None and not changed:
+        raise click.UsageError("--base only makes sense with --changed")
     out = Output(as_json=as_json)
-    report = validate_paths(paths)
+    report = validate_changed(paths, base=base) if changed else validate_paths(paths)
     if build:
         from zoo.validation import build_checks
 
@@ -55,39 +77,27 @@ def validate_command(
         )
     blocking = report.errors(strict=strict)
     if as_json:
-        out.json(
-            {
-                "ok": not blocking,
-                "files": len(report.files),
-                "problems": [
-                    {
-                        "file": p.file,
-                        "line": p.line,
-                        "column": p.column,
-                        "path": p.path,
-                        "message": p.message,
-                        "severity": "error" if p in blocking else p.severity,
-                        "code": p.code,
-                    }
-                    for p in report.problems
-                ],
-            }
-        )
-    elif fmt == "github":
-        for p in report.problems:
-            level = "error" if p in blocking else "warning"
-            props = (
-                [f"file={p.file}"]
-                + ([f"line={p.line}"] if p.line else [])
-                + ([f"col={p.column}"] if p.column else [])
-            )
-            text = f"{p.path}: {p.message}" if p.path else p.message
-            out.lines([f"::{level} {','.join(props)}::{text}"])
+        out.json(_report_json(report, blocking))
     else:
-        for problems in report.by_file().values():
-            for p in problems:
-                tag = "error" if p in blocking else p.severity
-                out.lines([f"{p} [{tag}]"])
+        if fmt == "github":
+            out.lines(
+                [
+                    github_annotation(
+                        "error" if p in blocking else "warning",
+                        f"{p.path}: {p.message}" if p.path else p.message,
+                        {"file": p.file, "line": p.line, "col": p.column},
+                    )
+                    for problems in report.by_file().values()
+                    for p in problems
+                ]
+            )
+        else:
+            for problems in report.by_file().values():
+                for p in problems:
+                    out.lines([f"{p} [{'error' if p in blocking else p.severity}]"])
+        if report.base is not None:
+            gone = f"; {len(report.deleted)} deleted (not checked)" if report.deleted else ""
+            out.message(f"{len(report.files)} manifest(s) changed since {report.base}{gone}")
         errors, warnings = len(blocking), len(report.problems) - len(blocking)
         verdict = "FAILED" if blocking else "ok"
         out.message(
@@ -95,6 +105,30 @@ def validate_command(
         )
     if blocking:
         sys.exit(1)
+
+
+def _report_json(report: Report, blocking: list[Problem]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "ok": not blocking,
+        "files": len(report.files),
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "path": p.path,
+                "message": p.message,
+                "severity": "error" if p in blocking else p.severity,
+                "code": p.code,
+            }
+            for p in report.problems
+        ],
+    }
+    if report.base is not None:
+        data["base"] = report.base
+        data["checked"] = [str(f) for f in report.files]
+        data["deleted"] = [str(f) for f in report.deleted]
+    return data
 
 
 @click.command("schema")

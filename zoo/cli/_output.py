@@ -107,6 +107,29 @@ class Output:
         self.err.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(level: str, message: str, properties: Mapping[str, Any]) -> str:
+    """One GitHub Actions workflow command (``::error file=...,line=...::message``), on one line.
+
+    Properties whose value is ``None`` are left out. Escaping follows the runner's
+    rules: ``%``, CR and LF everywhere, and ``:`` and ``,`` inside property values.
+    """
+    props = ",".join(
+        f"{key}={_escape_property(str(value))}"
+        for key, value in properties.items()
+        if value is not None
+    )
+    head = f"::{level} {props}" if props else f"::{level}"
+    return f"{head}::{_escape_data(message)}"
+
+
 def _render(value: Any) -> str:
     if isinstance(value, Mapping):
         return "\n".join(f"{k}: {_render(v)}" for k, v in value.items()) or "{}"
