@@ -1,0 +1,128 @@
+"""`zoo embed`: run a model over images with Lightning and write embeddings plus provenance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from zoo.cli._output import Output
+
+
+@click.command("embed")
+@click.argument("name")
+@click.argument("images", nargs=-1, required=True)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (must be empty unless --overwrite).",
+)
+@click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option(
+    "--devices",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes per node.",
+)
+@click.option("--num-nodes", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--accelerator",
+    type=click.Choice(["auto", "cpu", "gpu", "cuda", "mps"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--precision",
+    default=None,
+    help="Lightning precision: 32-true, bf16-mixed, 16-mixed, bf16-true... (default: 32-true).",
+)
+@click.option(
+    "--out-indices", help="Feature maps instead of the embedding: 2 (last two blocks) or -2,-4."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["safetensors", "parquet"]),
+    default="safetensors",
+    show_default=True,
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Data-loading worker processes per device (default: min(4, CPUs per device)).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a random init.")
+@click.option("--random-init", is_flag=True, help="Random weights: do not load the checkpoint.")
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Allow code from the model's repository, where the manifest declares it.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace the content of a non-empty --out.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def embed_command(
+    name: str,
+    images: tuple[str, ...],
+    out: Path,
+    batch: int,
+    devices: int,
+    num_nodes: int,
+    accelerator: str,
+    precision: str | None,
+    out_indices: str | None,
+    fmt: str,
+    workers: int | None,
+    seed: int,
+    random_init: bool,
+    trust_remote_code: bool,
+    overwrite: bool,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Embed IMAGES (folders, searched recursively, or list files with one path per line) with
+    NAME, writing OUT/embeddings.<format> keyed by relative image path and OUT/provenance.json.
+
+    With --devices N (and --num-nodes) it runs N processes with DDP (gloo on CPU).
+    """
+    import logging
+
+    from zoo._indices import parse_out_indices
+    from zoo.embed import EmbedConfig, run
+
+    # Lightning's banner lines (devices found, tips) are noise here; the provenance records the run.
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+    if workers is None:
+        workers = min(4, max((os.cpu_count() or 1) // devices, 1))
+    config = EmbedConfig(
+        name=name,
+        images=list(images),
+        out=out,
+        batch=batch,
+        devices=devices,
+        num_nodes=num_nodes,
+        accelerator=accelerator,
+        precision=precision,
+        out_indices=parse_out_indices(out_indices),
+        fmt=fmt,
+        workers=workers,
+        pretrained=not random_init,
+        trust_remote_code=trust_remote_code,
+        overwrite=overwrite,
+        seed=seed,
+        progress=not no_progress,
+    )
+    summary = run(config)
+    if summary is None:  # not global rank 0: rank 0 reports
+        return
+    output = Output(as_json=as_json)
+    if as_json:
+        output.json(summary)
+        return
+    output.record(summary, [("embed", summary)], title=summary["name"])
