@@ -147,6 +147,10 @@ def test_path_climbing_out_of_the_catalogue_is_refused(
     assert out == ""
     assert "escapes the catalogue root" in err
     assert "Traceback" not in err
+    # `zoo validate` refuses it before anyone loads it.
+    code, out, err = run_cli("validate", str(file))
+    assert code == 1
+    assert "checkpoint.path: a relative path must stay inside the catalogue root" in out + err
 
 
 def test_symlink_out_of_the_catalogue_is_refused(tmp_path: Path, run_cli: Any) -> None:
@@ -163,6 +167,9 @@ def test_symlink_out_of_the_catalogue_is_refused(tmp_path: Path, run_cli: Any) -
     (root / "load" / "symlink.yaml").write_text(text.replace("load/path_traversal", "load/symlink"))
     with pytest.raises(WeightsNotAvailableError, match="escapes the catalogue root"):
         hub.resolve(read_manifest(root / "load" / "symlink.yaml"))
+    code, out, err = run_cli("validate", str(root / "load" / "symlink.yaml"))
+    assert code == 1
+    assert "must stay inside the catalogue root" in out + err
     # An absolute path is the user's explicit choice and is allowed.
     (root / "load" / "symlink.yaml").write_text(
         text.replace("weights.safetensors", str(secret)).replace(

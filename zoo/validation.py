@@ -108,7 +108,23 @@ def advice(m: Manifest) -> list[Problem]:
                     "absolute_path",
                 )
             )
+        elif ckpt.path is not None and m.file is not None and _escapes_root(m.file, ckpt.path):
+            found.append(
+                Problem(
+                    str(m.file),
+                    "checkpoint.path",
+                    "a relative path must stay inside the catalogue root (no `..` or symlink "
+                    "out of it); use an absolute path to point elsewhere",
+                    code="path_escape",
+                )
+            )
     return found
+
+
+def _escapes_root(file: Path, path: str) -> bool:
+    """Whether a manifest-relative path leaves ``<root>`` of ``<root>/<group>/<name>.yaml``."""
+    base = file.resolve().parent
+    return not (base / path).resolve().is_relative_to(base.parent)
 
 
 def todo_markers(file: str, text: str) -> list[Problem]:
