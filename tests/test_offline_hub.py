@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.offline_kit import Server, hf_add, manifest, serve, sha, write
-from zoo import constants, hub
+from zoo import constants, hub, integrity
 from zoo.catalog import read_manifest
 from zoo.errors import (
     DownloadError,
@@ -74,8 +74,8 @@ def test_unchanged_cached_file_is_not_hashed_again(
     url = server.add("w.bin", DATA)
     path = hub.url_file(url, sha256=sha(DATA))
     hashed: list[Path] = []
-    real = hub.sha256_of
-    monkeypatch.setattr(hub, "sha256_of", lambda p: hashed.append(p) or real(p))
+    real = integrity.sha256_of
+    monkeypatch.setattr(integrity, "sha256_of", lambda p: hashed.append(p) or real(p))
     hub.url_file(url, sha256=sha(DATA))
     assert hashed == []
     stat = path.stat()

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from zoo import __version__, hub
+from zoo import __version__, hub, integrity
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.manifest import Manifest
 
@@ -298,10 +298,10 @@ def weights_info(manifest: Manifest, pretrained: bool) -> dict[str, Any]:
     if ckpt.hf is not None:
         info["revision"] = hub.hf_commit(found, ckpt.hf.filename) or info["revision"]
     if found.is_file():
-        info["sha256"] = info["sha256"] or hub.file_sha256(found)
+        info["sha256"] = info["sha256"] or integrity.file_sha256(found)
     else:
         info["files"] = {
-            p.relative_to(found).as_posix(): hub.file_sha256(p)
+            p.relative_to(found).as_posix(): integrity.file_sha256(p)
             for p in sorted(found.rglob("*.safetensors"))
         }
     return info

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from zoo import hub, mirror
+from zoo import hub, integrity, mirror
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
 from zoo.mirror import LOCK_NAME, LockEntry
@@ -61,9 +61,9 @@ def repo_patterns(manifest: Manifest) -> list[str]:
 
 def _sha(path: Path, expected: str | None = None) -> str:
     if expected:
-        hub.verify(path, expected)
+        integrity.verify(path, expected)
         return expected
-    return hub.file_sha256(path)
+    return integrity.file_sha256(path)
 
 
 def _entry(
@@ -206,7 +206,7 @@ def _copy(source: Path, dest: Path, sha256: str) -> None:
     """Copy into the mirror atomically, unless an identical file is already there."""
     if dest.is_file():
         try:
-            hub.verify(dest, sha256)
+            integrity.verify(dest, sha256)
         except IntegrityError:
             pass
         else:
@@ -217,7 +217,7 @@ def _copy(source: Path, dest: Path, sha256: str) -> None:
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(source, tmp)
-        hub.verify(tmp, sha256)
+        integrity.verify(tmp, sha256)
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -257,7 +257,7 @@ def _fetch_entry(entry: LockEntry, beside: Path) -> Path:
     local = beside / PurePosixPath(entry.path)
     if local.is_file():
         try:
-            hub.verify(local, entry.sha256)
+            integrity.verify(local, entry.sha256)
         except IntegrityError:
             pass
         else:
@@ -274,7 +274,7 @@ def _fetch_entry(entry: LockEntry, beside: Path) -> Path:
             "A local checkpoint can only be copied from the mirror it was pulled into.",
             reason="local file not next to the lock",
         )
-    hub.verify(path, entry.sha256)
+    integrity.verify(path, entry.sha256)
     return path
 
 
