@@ -76,10 +76,24 @@ def _architecture(manifest: Manifest) -> str:
     return wrapper.architecture
 
 
-def _create(manifest: Manifest, kwargs: dict[str, Any]) -> nn.Module:
+def _create(manifest: Manifest, kwargs: dict[str, Any], *, skip_init: bool = False) -> nn.Module:
+    """``timm.create_model`` with zoo's errors.
+
+    ``skip_init``: every parameter is about to be replaced (or lives on meta), so ask
+    architectures that can (``weight_init="skip"``, e.g. VisionTransformer) not to
+    run their initializers; the others do not take the keyword and build as usual.
+    """
     timm = _timm()
     arch = _architecture(manifest)
     try:
+        if skip_init and "weight_init" not in kwargs:
+            try:
+                return timm.create_model(
+                    arch, pretrained=False, num_classes=0, weight_init="skip", **kwargs
+                )
+            except TypeError as exc:
+                if "weight_init" not in str(exc):
+                    raise
         return timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
     except RuntimeError as exc:
         if "Unknown model" in str(exc):
@@ -190,13 +204,13 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     ckpt = manifest.checkpoint if ctx.pretrained and not ctx.meta else None
     if ctx.meta:
         with torch.device("meta"):
-            model = _create(manifest, kwargs)
+            model = _create(manifest, kwargs, skip_init=True)
     elif ckpt is None:
         model = _create(manifest, kwargs)
     else:
         path = _weights_file(manifest)
         with empty_parameters():
-            model = _create(manifest, kwargs)
+            model = _create(manifest, kwargs, skip_init=True)
         state = load_state_dict(path, ckpt, filters=timm_filters(model))
         if not ckpt.strict:
             missing = set(model.state_dict()) - set(state)
