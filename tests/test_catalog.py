@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import REPO_ROOT, VALID_DIR, ManifestFactory, ManifestWriter
 from zoo import constants
-from zoo.catalog import Catalog, bundled_root, default_roots, manifest_files
+from zoo.catalog import Catalog
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, ZooError
+from zoo.roots import bundled_root, default_roots, manifest_files
 
 
 @pytest.fixture

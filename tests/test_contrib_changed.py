@@ -73,7 +73,7 @@ def repo(
     path = tmp_path / "repo"
     make_repo(path, write_manifest, tiny_manifest_data)
     monkeypatch.chdir(path)
-    monkeypatch.setattr("zoo.catalog.bundled_root", lambda: path / "catalog")
+    monkeypatch.setattr("zoo.roots.bundled_root", lambda: path / "catalog")
     return path
 
 
@@ -223,7 +223,7 @@ def test_default_base_order(
     path = tmp_path / "trunk"
     git = make_repo(path, write_manifest, tiny_manifest_data, ("testing/a",), branch="trunk")
     monkeypatch.chdir(path)
-    monkeypatch.setattr("zoo.catalog.bundled_root", lambda: path / "catalog")
+    monkeypatch.setattr("zoo.roots.bundled_root", lambda: path / "catalog")
     code, _, err = run_cli("validate", "--changed")
     assert code == 1
     assert "no base to compare against" in err

@@ -125,7 +125,7 @@ def pr_repo(
     git("commit", "-q", "-m", "schema")
     git("update-ref", "refs/remotes/origin/main", "HEAD")
     monkeypatch.chdir(path)
-    monkeypatch.setattr("zoo.catalog.bundled_root", lambda: path / "catalog")
+    monkeypatch.setattr("zoo.roots.bundled_root", lambda: path / "catalog")
     return path
 
 

@@ -17,7 +17,7 @@ def _empty_bundled_catalogue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     """Cross-catalogue checks see a known, empty bundled catalogue (plus ZOO_CATALOG_PATH)."""
     root = tmp_path / "bundled" / "catalog"
     root.mkdir(parents=True)
-    monkeypatch.setattr("zoo.catalog.bundled_root", lambda: root)
+    monkeypatch.setattr("zoo.roots.bundled_root", lambda: root)
     return root
 
 

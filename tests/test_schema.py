@@ -11,8 +11,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from tests.conftest import INVALID_DIR, REPO_ROOT, VALID_DIR, CliRunner
-from zoo.catalog import bundled_root, read_manifest
+from zoo.catalog import read_manifest
 from zoo.manifest import Manifest, schema_text
+from zoo.roots import bundled_root
 
 SCHEMA_FILE = REPO_ROOT / "schemas" / "manifest.schema.json"
 BUNDLED_FILES = sorted(bundled_root().rglob("*.yaml"))

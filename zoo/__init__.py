@@ -14,23 +14,29 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from zoo.catalog import Catalog
 from zoo.errors import (
     ManifestError,
     ModelNotFoundError,
     WeightsNotAvailableError,
     ZooError,
 )
-from zoo.manifest import Manifest
 
 if TYPE_CHECKING:
     from torch import nn
 
     from zoo.backbone import Backbone
+    from zoo.catalog import Catalog
+    from zoo.manifest import Manifest
+
+#: Exported names imported on first use: Backbone imports torch; Catalog and Manifest import
+#: pydantic, which a `zoo list` answered from the listing index (zoo/listing.py) never needs.
+_LAZY = {"Backbone": "zoo.backbone", "Catalog": "zoo.catalog", "Manifest": "zoo.manifest"}
 
 
 def load(name: str, **kwargs: Any) -> nn.Module:
     """Build a model of the default catalogue; shortcut for ``Catalog().load(name, ...)``."""
+    from zoo.catalog import Catalog
+
     return Catalog().load(name, **kwargs)
 
 
@@ -49,11 +55,12 @@ def transforms(name_or_manifest: str | Path | Manifest) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    # Backbone subclasses torch.nn.Module: imported on first use so `import zoo` stays torch-free.
-    if name == "Backbone":
-        from zoo.backbone import Backbone
+    if name in _LAZY:
+        import importlib
 
-        return Backbone
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 

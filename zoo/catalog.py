@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from zoo import constants
 from zoo._yaml import load_manifest_data, locate
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, Problem
 from zoo.manifest import WRAPPER_TYPES, Manifest
 from zoo.manifest._base import FieldError
+from zoo.roots import default_roots, manifest_files
 
 if TYPE_CHECKING:
     from torch import nn
-
-MANIFEST_SUFFIX = ".yaml"
-
-
-def bundled_root() -> Path:
-    """The catalogue shipped with zoo (inside the wheel, or the checkout's ``catalog/``)."""
-    package = Path(__file__).resolve().parent
-    installed = package / "_data" / "catalog"
-    return installed if installed.is_dir() else package.parent / "catalog"
-
-
-def default_roots() -> list[Path]:
-    """The bundled catalogue plus every folder in ``ZOO_CATALOG_PATH``."""
-    return [bundled_root(), *constants.catalog_paths()]
 
 
 def _message(error: Any) -> str:
@@ -118,17 +104,6 @@ def read_manifest(file: str | Path, *, check_name: bool = True) -> Manifest:
             [Problem(str(path), "", f"cannot read: {exc.strerror or exc}", code="io")]
         ) from None
     return parse_manifest(raw, path, check_name=check_name)
-
-
-def manifest_files(roots: Iterable[Path]) -> list[Path]:
-    """Every ``*.yaml`` below the given roots (files are taken as they are), sorted per root."""
-    files: list[Path] = []
-    for root in roots:
-        if root.is_file():
-            files.append(root)
-        elif root.is_dir():
-            files.extend(sorted(p for p in root.rglob(f"*{MANIFEST_SUFFIX}") if p.is_file()))
-    return files
 
 
 class Catalog:

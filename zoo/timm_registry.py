@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import importlib.metadata
 import importlib.util
 import json
-from typing import Any
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zoo import constants
 from zoo.errors import MissingExtraError, ModelNotFoundError
-from zoo.manifest import Manifest
+
+if TYPE_CHECKING:
+    # Imported where used: `zoo list` reads timm's summary row here without pydantic.
+    from zoo.manifest import Manifest
 
 PREFIX = "timm/"
 
@@ -31,13 +35,15 @@ _LICENSES = {
 
 
 def installed_version() -> str | None:
-    """timm's version, read from package metadata (timm is not imported)."""
-    if importlib.util.find_spec("timm") is None:
+    """timm's version, read from its ``version.py`` (neither timm nor importlib.metadata is imported)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    try:
-        return importlib.metadata.version("timm")
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    with contextlib.suppress(OSError):
+        text = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
+        if found := re.search(r"""__version__\s*=\s*['"]([^'"]+)['"]""", text):
+            return found[1]
+    return None
 
 
 def _timm() -> Any:
@@ -179,4 +185,6 @@ def manifest_for(name: str) -> Manifest:
         }
     if has_weights:
         data["checkpoint"] = {"timm": tag}
+    from zoo.manifest import Manifest
+
     return Manifest.model_validate(data)

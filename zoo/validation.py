@@ -9,9 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from zoo.catalog import default_roots, manifest_files, read_manifest
+from zoo.catalog import read_manifest
 from zoo.errors import ManifestError, Problem
 from zoo.manifest import Manifest
+from zoo.roots import default_roots, manifest_files
 
 WARNING = "warning"
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from zoo.catalog import Catalog
+from zoo import listing
 from zoo.cli._output import Output
-from zoo.manifest import WRAPPER_TYPES
+from zoo.listing import WRAPPER_TYPES
 
 LIST_COLUMNS = [
     ("name", "name"),
@@ -43,9 +43,10 @@ def list_command(
 ) -> None:
     """List the catalogue, optionally filtered (PATTERN is a glob on names, e.g. 'pathology/*')."""
     out = Output(as_json=as_json)
-    catalog = Catalog()
-    found = catalog.list(pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
-    rows = [m.summary() for m in found]
+    everything, problems = listing.summaries()
+    rows = listing.select(
+        everything, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial
+    )
     if (
         pattern is not None
         and pattern.startswith("timm/")
@@ -66,9 +67,9 @@ def list_command(
     ):
         rows.append(_timm_row())
     out.table(rows, LIST_COLUMNS, empty="no model matches")
-    if catalog.problems:
+    if problems:
         out.message(
-            f"{len(catalog.problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`."
+            f"{len(problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`."
         )
 
 
@@ -77,6 +78,8 @@ def list_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def show_command(name: str, as_json: bool) -> None:
     """Show one model's manifest (NAME or an alias)."""
+    from zoo.catalog import Catalog
+
     out = Output(as_json=as_json)
     m = Catalog().get(name)
     data = m.model_dump(mode="json")

@@ -165,7 +165,7 @@ def schema_command(mode: str | None, path: Path | None) -> None:
 
 
 def _schema_path() -> Path:
-    from zoo.catalog import bundled_root
+    from zoo.roots import bundled_root
 
     return bundled_root().parent / "schemas" / "manifest.schema.json"
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 Column = tuple[str, str]  # (key in the row dict, header)
@@ -72,7 +73,8 @@ class Output:
                 overflow="ellipsis" if key != "license" else "fold",
             )
         for row in rows:
-            table.add_row(*(_cell(row.get(key)) for key, _ in columns))
+            # Cells are data, never rich markup (a licence or tag may hold `[...]`).
+            table.add_row(*(escape(_cell(row.get(key))) for key, _ in columns))
         self.out.print(table)
 
     def record(

@@ -55,7 +55,7 @@ def target_path(name: str, root: Path) -> Path:
 
 
 def _same_weights(manifest: Manifest, root: Path, target: Path) -> Manifest | None:
-    from zoo.catalog import default_roots
+    from zoo.roots import default_roots
     from zoo.validation import catalogue_manifests, weights_key
 
     key = weights_key(manifest)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from zoo import catalog
+from zoo import roots
 
 SCHEMA_FILE = "manifest.schema.json"
 
@@ -35,7 +35,7 @@ class Draft:
 
 def installed_schema() -> Path:
     """The JSON Schema file of this zoo (the checkout's ``schemas/``, or the copy in the wheel)."""
-    return catalog.bundled_root().parent / "schemas" / SCHEMA_FILE
+    return roots.bundled_root().parent / "schemas" / SCHEMA_FILE
 
 
 def schema_reference(target: Path) -> str:
