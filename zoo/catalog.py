@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 
 from zoo._yaml import load_manifest_data, locate
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, Problem
+from zoo.listing import select
 from zoo.manifest import WRAPPER_TYPES, Manifest
 from zoo.manifest._base import FieldError
 from zoo.roots import default_roots, manifest_files
@@ -221,23 +221,10 @@ class Catalog:
             tag: Only manifests carrying this tag.
             commercial: ``True``: only commercially usable; ``False``: only non-commercial.
         """
-        found = []
-        for name in self.names():
-            m = self._index()[name]
-            if pattern is not None and not any(
-                fnmatch.fnmatchcase(n, pattern) for n in (m.name, *m.aliases)
-            ):
-                continue
-            if group is not None and m.group != group:
-                continue
-            if wrapper is not None and m.wrapper.type != wrapper:
-                continue
-            if tag is not None and tag not in m.tags:
-                continue
-            if commercial is not None and (m.license is None or m.license.commercial != commercial):
-                continue
-            found.append(m)
-        return found
+        index = self._index()
+        rows = [index[name].summary() for name in self.names()]
+        chosen = select(rows, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
+        return [index[row["name"]] for row in chosen]
 
     # -- loading (imports torch) -------------------------------------------------------------
 
