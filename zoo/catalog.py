@@ -94,16 +94,20 @@ def parse_manifest(raw: bytes, file: str | Path, *, check_name: bool = True) -> 
     return manifest.with_file(path)
 
 
-def read_manifest(file: str | Path, *, check_name: bool = True) -> Manifest:
-    """Read and validate a manifest file (see :func:`parse_manifest`)."""
-    path = Path(file)
+def read_bytes(path: Path) -> bytes:
+    """A manifest file's bytes; an unreadable file is a :class:`ManifestError`."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ManifestError(
             [Problem(str(path), "", f"cannot read: {exc.strerror or exc}", code="io")]
         ) from None
-    return parse_manifest(raw, path, check_name=check_name)
+
+
+def read_manifest(file: str | Path, *, check_name: bool = True) -> Manifest:
+    """Read and validate a manifest file (see :func:`parse_manifest`)."""
+    path = Path(file)
+    return parse_manifest(read_bytes(path), path, check_name=check_name)
 
 
 class Catalog:

@@ -34,6 +34,7 @@ from zoo.errors import (
 )
 from zoo.integrity import CHUNK, state_file, verify, write_record
 from zoo.manifest import HfLocation, Manifest
+from zoo.roots import manifest_relative
 
 _BLOB_SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -58,10 +59,8 @@ def local_path(manifest: Manifest, path: str) -> Path:
                 "Give an absolute checkpoint.path, or load the manifest from its file.",
                 reason="a relative path needs the manifest's file",
             )
-        base = manifest.file.resolve().parent
-        resolved = (base / given).resolve()
-        root = base.parent  # <root>/<group>/<name>.yaml
-        if not resolved.is_relative_to(root):
+        resolved, inside = manifest_relative(manifest.file, given)
+        if not inside:
             raise WeightsNotAvailableError(
                 path,
                 [str(resolved)],

@@ -31,3 +31,14 @@ def manifest_files(roots: Iterable[Path]) -> list[Path]:
         elif root.is_dir():
             files.extend(sorted(p for p in root.rglob(f"*{MANIFEST_SUFFIX}") if p.is_file()))
     return files
+
+
+def manifest_relative(manifest_file: Path, path: str | Path) -> tuple[Path, bool]:
+    """Resolve a path written relative to a manifest's folder.
+
+    Returns the resolved path (links followed) and whether it stays inside the
+    catalogue root, ``<root>`` of ``<root>/<group>/<name>.yaml``.
+    """
+    base = manifest_file.resolve().parent
+    resolved = (base / path).resolve()
+    return resolved, resolved.is_relative_to(base.parent)

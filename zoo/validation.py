@@ -7,12 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from zoo.catalog import read_manifest
+from zoo.catalog import parse_manifest, read_bytes, read_manifest
 from zoo.errors import ManifestError, Problem
 from zoo.manifest import Manifest
-from zoo.roots import default_roots, manifest_files
+from zoo.roots import default_roots, manifest_files, manifest_relative
 
 WARNING = "warning"
 
@@ -109,7 +107,11 @@ def advice(m: Manifest) -> list[Problem]:
                     "absolute_path",
                 )
             )
-        elif ckpt.path is not None and m.file is not None and _escapes_root(m.file, ckpt.path):
+        elif (
+            ckpt.path is not None
+            and m.file is not None
+            and not manifest_relative(m.file, ckpt.path)[1]
+        ):
             found.append(
                 Problem(
                     str(m.file),
@@ -120,12 +122,6 @@ def advice(m: Manifest) -> list[Problem]:
                 )
             )
     return found
-
-
-def _escapes_root(file: Path, path: str) -> bool:
-    """Whether a manifest-relative path leaves ``<root>`` of ``<root>/<group>/<name>.yaml``."""
-    base = file.resolve().parent
-    return not (base / path).resolve().is_relative_to(base.parent)
 
 
 def todo_markers(file: str, text: str) -> list[Problem]:
@@ -147,27 +143,6 @@ def todo_markers(file: str, text: str) -> list[Problem]:
                 )
             )
     return found
-
-
-def _place_reader_problems(problems: list[Problem], raw: bytes) -> list[Problem]:
-    """Give YAML reader errors (a forbidden character) a line and column and a one-line message.
-
-    The reader reports a character offset in a second line of text; editors and
-    GitHub annotations need ``line:column``.
-    """
-    placed = []
-    for p in problems:
-        if p.code == "yaml" and p.line is None and "position" in p.message:
-            text = raw.decode("utf-8", errors="replace")
-            bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
-            if bad is not None:
-                start = bad.start()
-                line = text.count("\n", 0, start) + 1
-                column = start - (text.rfind("\n", 0, start) + 1) + 1
-                message = p.message.splitlines()[0].strip()
-                p = Problem(p.file, p.path, message, line, column, p.severity, p.code)
-        placed.append(p)
-    return placed
 
 
 def weights_key(m: Manifest) -> str | None:
@@ -249,13 +224,10 @@ def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -
     report = Report(files=list(files))
     for file in report.files:
         try:
-            raw = file.read_bytes()
-        except OSError:
-            raw = b""
-        try:
-            m = read_manifest(file)
+            raw = read_bytes(file)
+            m = parse_manifest(raw, file)
         except ManifestError as exc:
-            report.problems.extend(_place_reader_problems(exc.problems, raw))
+            report.problems.extend(exc.problems)
             continue
         report.manifests.append(m)
         advised = advice(m)
