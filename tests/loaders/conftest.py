@@ -5,17 +5,17 @@ Nothing here stands in for zoo: every test runs the real load pipeline on real f
 
 from __future__ import annotations
 
-import http.server
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loading_kit import TOKEN_MODEL_SOURCE, FileServer, HfCache, Kit
+from loading_kit import TOKEN_MODEL_SOURCE, HfCache, Kit
+
+from tests.offline_kit import Server, serve
 
 
 @pytest.fixture(autouse=True)
@@ -49,36 +49,10 @@ def kit(tmp_path: Path) -> Kit:
 
 
 @pytest.fixture
-def file_server() -> Iterator[FileServer]:
-    """A real HTTP server on 127.0.0.1 (a thread), serving ``FileServer.files``."""
-    served = FileServer()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.hits[self.path] += 1
-            data = served.files.get(self.path)
-            if data is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep the test output quiet
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    served.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def file_server() -> Iterator[Server]:
+    """A real HTTP server on 127.0.0.1 (a thread): ``file_server.add(name, data) -> url``."""
+    with serve() as server:
+        yield server
 
 
 @pytest.fixture

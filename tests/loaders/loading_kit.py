@@ -7,7 +7,6 @@ import copy
 import hashlib
 import importlib.util
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -248,19 +247,6 @@ class Kit:
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-class FileServer:
-    """Files served over HTTP from 127.0.0.1; ``hits`` counts the GET requests per path."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.hits: Counter[str] = Counter()
-        self.base = ""
-
-    def add(self, name: str, data: bytes) -> str:
-        self.files["/" + name] = data
-        return f"{self.base}/{name}"
 
 
 class HfCache:

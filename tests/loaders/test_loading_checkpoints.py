@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import torch
-from loading_kit import ARCH, TINY_KWARGS, FileServer, HfCache, Kit
+from loading_kit import ARCH, TINY_KWARGS, HfCache, Kit
 
+from tests.offline_kit import Server
 from zoo.errors import (
     CheckpointMismatchError,
     IntegrityError,
@@ -85,9 +86,7 @@ def _leftovers(cache: Path) -> list[str]:
     return sorted(p.name for p in cache.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
 
 
-def test_url_download_is_verified_cached_and_fetched_once(
-    kit: Kit, file_server: FileServer
-) -> None:
+def test_url_download_is_verified_cached_and_fetched_once(kit: Kit, file_server: Server) -> None:
     from zoo import constants
 
     source = kit.timm_source()
@@ -103,9 +102,7 @@ def test_url_download_is_verified_cached_and_fetched_once(
     assert file_server.hits["/tiny.safetensors"] == 1
 
 
-def test_url_with_a_bad_sha256_is_refused_and_leaves_nothing(
-    kit: Kit, file_server: FileServer
-) -> None:
+def test_url_with_a_bad_sha256_is_refused_and_leaves_nothing(kit: Kit, file_server: Server) -> None:
     from zoo import constants
 
     data = kit.save(
@@ -122,7 +119,7 @@ def test_url_with_a_bad_sha256_is_refused_and_leaves_nothing(
 
 
 def test_corrupt_cached_download_is_detected_and_fetched_again(
-    kit: Kit, file_server: FileServer
+    kit: Kit, file_server: Server
 ) -> None:
     from zoo import constants
 
@@ -142,7 +139,7 @@ def test_corrupt_cached_download_is_detected_and_fetched_again(
 
 
 def test_url_offline_and_not_cached(
-    kit: Kit, file_server: FileServer, monkeypatch: pytest.MonkeyPatch
+    kit: Kit, file_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     url = file_server.add("tiny.safetensors", b"never served")
