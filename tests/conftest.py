@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.offline_kit import Server, serve
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -54,17 +56,47 @@ ManifestWriter = Callable[..., Path]
 CliRunner = Callable[..., tuple[int, str, str]]
 
 
+#: Settings a test must not inherit from the shell that runs pytest.
+_INHERITED = (
+    "ZOO_CATALOG_PATH",
+    "ZOO_OFFLINE",
+    "ZOO_DEBUG",
+    "ZOO_TRUSTED_MODULES",
+    "ZOO_CONNECT_TIMEOUT",
+    "ZOO_DOWNLOAD_TIMEOUT",
+    "ZOO_MIRROR",
+    "ZOO_MODEL",
+    "ZOO_OUT_INDICES",
+    "MODEL_NAME",
+    "OUT_INDICES",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_ENDPOINT",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads or writes the user's caches, catalogue path, offline or debug settings."""
+    """No test reads or writes the user's caches or inherits their zoo / Hugging Face settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
-    for name in ("ZOO_CATALOG_PATH", "ZOO_OFFLINE", "ZOO_DEBUG", "ZOO_TRUSTED_MODULES"):
+    for name in _INHERITED:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+    from zoo import hub
+
+    # zoo remembers for 30 s whether a host answered; a test must not inherit another's answer.
+    monkeypatch.setattr(hub, "_REACHABLE", {})
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A real HTTP server on 127.0.0.1 (a thread): ``server.add(name, data[, mode]) -> url``."""
+    with serve() as served:
+        yield served
 
 
 def _tiny_manifest_data(name: str = "testing/tiny_vit", **overrides: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,6 @@ LOCK_FIELDS = {
     "sha256",
     "size",
 }
-
-
-@pytest.fixture(autouse=True)
-def _online(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HF_HUB_OFFLINE", "ZOO_MIRROR", "HF_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(hub, "_REACHABLE", {})
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with serve() as served:
-        yield served
 
 
 @pytest.fixture(scope="module")

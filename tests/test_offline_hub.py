@@ -7,14 +7,13 @@ import json
 import multiprocessing
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.offline_kit import Server, hf_add, manifest, serve, sha, write
+from tests.offline_kit import Server, hf_add, manifest, sha, write
 from zoo import constants, hub, integrity
 from zoo.catalog import read_manifest
 from zoo.errors import (
@@ -27,19 +26,6 @@ from zoo.manifest import HfLocation
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(autouse=True)
-def _online(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HF_HUB_OFFLINE", "ZOO_MIRROR", "HF_ENDPOINT", "ZOO_DOWNLOAD_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(hub, "_REACHABLE", {})
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    with serve() as served:
-        yield served
 
 
 @pytest.fixture

@@ -15,31 +15,7 @@ from typing import Any
 import pytest
 from loading_kit import TOKEN_MODEL_SOURCE, HfCache, Kit
 
-from tests.offline_kit import Server, serve
-
-
-@pytest.fixture(autouse=True)
-def _loader_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Each test gets its own ZOO_HOME and HF cache, online defaults, and zoo's reachability memo emptied."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
-    for name in (
-        "ZOO_OFFLINE",
-        "HF_HUB_OFFLINE",
-        "TRANSFORMERS_OFFLINE",
-        "ZOO_TRUSTED_MODULES",
-        "ZOO_CATALOG_PATH",
-        "ZOO_DEBUG",
-        "ZOO_CONNECT_TIMEOUT",
-        "HF_ENDPOINT",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    from zoo import hub
-
-    # zoo remembers for 30 s whether a host answered; a test must not inherit another's answer.
-    monkeypatch.setattr(hub, "_REACHABLE", {})
+from tests.offline_kit import Server
 
 
 @pytest.fixture
@@ -49,10 +25,9 @@ def kit(tmp_path: Path) -> Kit:
 
 
 @pytest.fixture
-def file_server() -> Iterator[Server]:
-    """A real HTTP server on 127.0.0.1 (a thread): ``file_server.add(name, data) -> url``."""
-    with serve() as server:
-        yield server
+def file_server(server: Server) -> Server:
+    """The shared local HTTP server under the name these tests use."""
+    return server
 
 
 @pytest.fixture
