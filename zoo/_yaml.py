@@ -38,11 +38,12 @@ _BOMS = {
 
 
 class _ManifestLoader(_Base):  # type: ignore[valid-type,misc]
-    """The safe loader, refusing aliases, duplicate keys and values Python cannot hold."""
+    """The safe loader, refusing duplicate keys and values Python cannot hold.
+
+    Anchors, aliases, tags and depth are refused before it runs, by :func:`_scan`.
+    """
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            raise yaml.constructor.ConstructorError(None, None, NO_ANCHORS, node.start_mark)
         try:
             value = super().construct_object(node, deep=deep)
         except (ValueError, OverflowError) as exc:
@@ -72,9 +73,6 @@ class _ManifestLoader(_Base):  # type: ignore[valid-type,misc]
                     key_node.start_mark,
                 )
             seen[key] = key_node
-        # Keys were constructed above; forget them so the alias check does not fire on them.
-        for key_node in seen.values():
-            self.constructed_objects.pop(key_node, None)
         return super().construct_mapping(node, deep=deep)
 
 
