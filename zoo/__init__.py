@@ -24,32 +24,36 @@ from zoo.errors import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from zoo.backbone import Backbone
-    from zoo.catalog import Catalog
+    from zoo.catalogue.catalog import Catalog
     from zoo.manifest import Manifest
+    from zoo.run.backbone import Backbone
 
 #: Exported names imported on first use: Backbone imports torch; Catalog and Manifest import
 #: pydantic, which a `zoo list` answered from the listing index (zoo/listing.py) never needs.
-_LAZY = {"Backbone": "zoo.backbone", "Catalog": "zoo.catalog", "Manifest": "zoo.manifest"}
+_LAZY = {
+    "Backbone": "zoo.run.backbone",
+    "Catalog": "zoo.catalogue.catalog",
+    "Manifest": "zoo.manifest",
+}
 
 
 def load(name: str, **kwargs: Any) -> nn.Module:
     """Build a model of the default catalogue; shortcut for ``Catalog().load(name, ...)``."""
-    from zoo.catalog import Catalog
+    from zoo.catalogue.catalog import Catalog
 
     return Catalog().load(name, **kwargs)
 
 
 def load_manifest(manifest: Manifest | str | Path, **kwargs: Any) -> nn.Module:
     """Build a model from a manifest object or a manifest file that need not be in a catalogue."""
-    from zoo.pipeline import load_manifest as _load
+    from zoo.build.pipeline import load_manifest as _load
 
     return _load(manifest, **kwargs)
 
 
 def transforms(name_or_manifest: str | Path | Manifest) -> Any:
     """The evaluation transform (resize, crop, to tensor, normalize) of a model."""
-    from zoo.preprocess import transforms as _transforms
+    from zoo.build.preprocess import transforms as _transforms
 
     return _transforms(name_or_manifest)
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from zoo.build.outputs import ZooModel
 from zoo.compat.eva import (
     BaseModel,
     ExtractCLSFeatures,
@@ -28,7 +29,6 @@ from zoo.errors import (
     UsageError,
     WeightsNotAvailableError,
 )
-from zoo.outputs import ZooModel
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from zoo import listing
+from zoo.catalogue import listing
+from zoo.catalogue.listing import WRAPPER_TYPES
 from zoo.cli._output import Output
-from zoo.listing import WRAPPER_TYPES
 
 LIST_COLUMNS = [
     ("name", "name"),
@@ -53,7 +53,7 @@ def list_command(
         and group in (None, "timm")
         and wrapper in (None, "timm")
     ):
-        from zoo import timm_registry
+        from zoo.catalogue import timm_registry
 
         known = {r["name"] for r in rows}
         derived = [timm_registry.summary(n) for n in timm_registry.names(pattern) if n not in known]
@@ -78,7 +78,7 @@ def list_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def show_command(name: str, as_json: bool) -> None:
     """Show one model's manifest (NAME or an alias)."""
-    from zoo.catalog import Catalog
+    from zoo.catalogue.catalog import Catalog
 
     out = Output(as_json=as_json)
     m = Catalog().get(name)
@@ -118,7 +118,7 @@ def _keep(row: dict[str, Any], tag: str | None, commercial: bool | None) -> bool
 
 def _timm_row() -> dict[str, object]:
     """timm's one summary row, without importing timm."""
-    from zoo import timm_registry
+    from zoo.catalogue import timm_registry
 
     version = timm_registry.installed_version()
     if version is None:

@@ -11,8 +11,8 @@ import click
 from zoo.cli._output import Output, github_annotation
 
 if TYPE_CHECKING:
+    from zoo.catalogue.validation import Report
     from zoo.errors import Problem
-    from zoo.validation import Report
 
 
 @click.command("validate")
@@ -63,14 +63,14 @@ def validate_command(
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
     """
-    from zoo.validation import validate_changed, validate_paths
+    from zoo.catalogue.validation import validate_changed, validate_paths
 
     if base is not None and not changed:
         raise click.UsageError("--base only makes sense with --changed")
     out = Output(as_json=as_json)
     report = validate_changed(paths, base=base) if changed else validate_paths(paths)
     if build:
-        from zoo.validation import build_checks
+        from zoo.catalogue.validation import build_checks
 
         build_checks(
             report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text"
@@ -165,7 +165,7 @@ def schema_command(mode: str | None, path: Path | None) -> None:
 
 
 def _schema_path() -> Path:
-    from zoo.roots import bundled_root
+    from zoo.catalogue.roots import bundled_root
 
     return bundled_root().parent / "schemas" / "manifest.schema.json"
 
@@ -183,7 +183,7 @@ def _schema_path() -> Path:
 )
 def readme_command(mode: str | None, path: Path | None) -> None:
     """Print the catalogue table, or check / rewrite it in README.md."""
-    from zoo.docs import catalog_table, readme_path, render_readme
+    from zoo.catalogue.readme import catalog_table, readme_path, render_readme
 
     out = Output()
     table = catalog_table()

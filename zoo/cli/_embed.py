@@ -92,8 +92,8 @@ def embed_command(
     """
     import logging
 
-    from zoo._indices import parse_out_indices
-    from zoo.embed import EmbedConfig, run
+    from zoo.build.indices import parse_out_indices
+    from zoo.run.embed import EmbedConfig, run
 
     # Lightning's banner lines (devices found, tips) are noise here; the provenance records the run.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

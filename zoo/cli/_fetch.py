@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def _select(names: tuple[str, ...]) -> list[Manifest]:
     """Manifests by name, alias or fnmatch pattern (``pathology/*``)."""
-    from zoo.catalog import Catalog
+    from zoo.catalogue.catalog import Catalog
     from zoo.errors import ModelNotFoundError
 
     catalog = Catalog()
@@ -66,7 +66,7 @@ def pull_command(
     also copied into DIR with a zoo.lock: a mirror that can be moved to a machine without
     network and used there with ZOO_MIRROR=DIR or `zoo load --mirror DIR`.
     """
-    from zoo import pull
+    from zoo.weights import pull
 
     if bool(names) == bool(from_lock):
         raise click.UsageError("give model NAMES or --from-lock FILE (one of the two)")
@@ -108,7 +108,7 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
 
     Never uses the network and never imports torch. With NAMES, exits 1 when one is not ready.
     """
-    from zoo import doctor
+    from zoo.run import doctor
 
     manifests = _select(names) if names else _all()
     report = doctor.diagnose(manifests)
@@ -142,6 +142,6 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
 
 
 def _all() -> list[Manifest]:
-    from zoo.catalog import Catalog
+    from zoo.catalogue.catalog import Catalog
 
     return Catalog().list()

@@ -68,8 +68,8 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
-    from zoo._indices import parse_out_indices
-    from zoo.catalog import Catalog
+    from zoo.build.indices import parse_out_indices
+    from zoo.catalogue.catalog import Catalog
 
     out = Output(as_json=as_json)
     indices = parse_out_indices(out_indices)

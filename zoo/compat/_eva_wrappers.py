@@ -19,19 +19,19 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
-from zoo._indices import resolve_out_indices
-from zoo.catalog import Catalog
+from zoo.build.indices import resolve_out_indices
+from zoo.build.outputs import ZooModel
+from zoo.catalogue.catalog import Catalog
 from zoo.compat._eva_base import BaseModel
 from zoo.errors import UsageError
 from zoo.manifest import Manifest
-from zoo.outputs import ZooModel
 
 _IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 _URL = re.compile(r"^https?://")
 
 
 def _load(manifest: Manifest, **kwargs: Any) -> ZooModel:
-    from zoo.pipeline import load_manifest
+    from zoo.build.pipeline import load_manifest
 
     return load_manifest(manifest, **kwargs)
 
@@ -54,7 +54,7 @@ def checkpoint_spec(checkpoint_path: str | None) -> dict[str, Any] | None:
     path = Path(checkpoint_path).expanduser().resolve()
     spec: dict[str, Any] = {"path": str(path)}
     if path.is_file() and path.suffix != ".safetensors":
-        from zoo.checkpoint import read_file
+        from zoo.build.checkpoint import read_file
 
         data = read_file(path)
         if isinstance(data.get("state_dict"), Mapping):

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.catalog import Catalog
+from zoo.build.outputs import tokens_to_map
+from zoo.catalogue.catalog import Catalog
 from zoo.compat._eva_base import BaseModel
 from zoo.compat._eva_wrappers import (
     HuggingFaceModel,
@@ -39,7 +40,6 @@ from zoo.compat._eva_wrappers import (
     TorchHubModel,
 )
 from zoo.errors import RegistryLookupError, UsageError
-from zoo.outputs import tokens_to_map
 
 ModelFn = Callable[..., nn.Module]
 

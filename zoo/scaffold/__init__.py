@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from zoo.catalog import parse_manifest
+from zoo.catalogue.catalog import parse_manifest
 from zoo.errors import ManifestExistsError, UsageError
 from zoo.manifest import Manifest
 from zoo.manifest._base import MODEL_NAME_PATTERN
@@ -55,8 +55,8 @@ def target_path(name: str, root: Path) -> Path:
 
 
 def _same_weights(manifest: Manifest, root: Path, target: Path) -> Manifest | None:
-    from zoo.roots import default_roots
-    from zoo.validation import catalogue_manifests, weights_key
+    from zoo.catalogue.roots import default_roots
+    from zoo.catalogue.validation import catalogue_manifests, weights_key
 
     key = weights_key(manifest)
     if key is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from zoo import roots
+from zoo.catalogue import roots
 
 SCHEMA_FILE = "manifest.schema.json"
 

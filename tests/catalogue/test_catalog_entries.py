@@ -1,0 +1,150 @@
+"""The bundled catalogue itself: eva's backbones, the EVA family and timm, each contract checked offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zoo
+from zoo.cli import main
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "eva-registry.json"
+
+#: Where eva's registry is wrong and the catalogue deliberately differs (the description says so).
+CORRECTIONS: dict[str, dict[str, Any]] = {
+    # Prov-GigaPath's tile encoder is a ViT-g with 16x16 patches at 224 (eva's notes say 14).
+    "pathology/prov_gigapath": {"patch_size": 16},
+}
+
+SEEDS = REFERENCE.parents[1] / "seeds"
+
+
+def _eva_card_rows() -> dict[str, tuple[float, float, float, int]]:
+    """The timm EVA card's comparison table: tag -> (top1, top5, params in M, image size)."""
+    cards = sorted(SEEDS.glob("003_*.txt")) if SEEDS.is_dir() else []
+    if not cards:
+        pytest.skip("the timm EVA model card is not part of this checkout")
+    rows = {}
+    for line in cards[0].read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("eva"):
+            rows[cells[0]] = (float(cells[1]), float(cells[2]), float(cells[3]), int(cells[4]))
+    return rows
+
+
+def _eva_entries() -> list[dict[str, Any]]:
+    if not REFERENCE.is_file():
+        pytest.skip(f"{REFERENCE} is not part of this checkout")
+    entries = json.loads(REFERENCE.read_text())["entries"]
+    return [e for e in entries if e["name"].split("/")[0] in ("pathology", "universal")]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> zoo.Catalog:
+    return zoo.Catalog()
+
+
+def test_every_eva_backbone_has_an_entry_of_the_same_name(catalog: zoo.Catalog) -> None:
+    names = {e["name"] for e in _eva_entries()}
+    assert len(names) == 24
+    assert names <= set(catalog.names())
+
+
+def test_entries_agree_with_evas_facts_or_say_why_not(catalog: zoo.Catalog) -> None:
+    for entry in _eva_entries():
+        m = catalog.get(entry["name"])
+        fixed = CORRECTIONS.get(entry["name"], {})
+        assert m.output.embedding_dim == entry["embed_dim"], entry["name"]
+        if entry.get("patch_size") is not None:
+            assert m.output.patch_size == fixed.get("patch_size", entry["patch_size"]), m.name
+        if entry.get("normalization"):
+            assert list(m.input.mean) == pytest.approx(entry["normalization"]["mean"]), m.name
+            assert list(m.input.std) == pytest.approx(entry["normalization"]["std"]), m.name
+        if entry.get("input_channels") == 1:
+            assert m.input.in_chans == 1, m.name
+        if fixed:
+            assert "eva" in m.description.lower(), f"{m.name} differs from eva without saying so"
+
+
+@pytest.mark.parametrize(
+    ("base", "width"),
+    [
+        ("pathology/paige_virchow2", 1280),
+        ("pathology/bioptimus_h0_mini", 768),
+        ("pathology/kaiko_midnight_12k", 1536),
+    ],
+)
+def test_second_embedding_is_a_variant_of_the_same_weights(
+    catalog: zoo.Catalog, base: str, width: int
+) -> None:
+    cls, both = catalog.get(base), catalog.get(f"{base}_cls_mean")
+    assert (cls.output.pooling, cls.output.embedding_dim) == ("cls", width)
+    assert (both.output.pooling, both.output.embedding_dim) == ("cls+mean", 2 * width)
+    assert both.same_weights_as == base
+    assert both.checkpoint == cls.checkpoint
+
+
+def test_register_tokens_are_prefix_tokens_and_never_averaged(catalog: zoo.Catalog) -> None:
+    for name in ("pathology/paige_virchow2_cls_mean", "pathology/bioptimus_h0_mini_cls_mean"):
+        m = catalog.get(name)
+        assert m.output.prefix_tokens == 5  # cls + 4 registers, all excluded from the mean
+        assert "register" in m.description.lower()
+
+
+def test_the_eva_card_table_is_in_the_catalogue_with_its_metrics(catalog: zoo.Catalog) -> None:
+    rows = _eva_card_rows()
+    assert len(rows) == 16
+    for tag, (top1, top5, params, size) in rows.items():
+        m = catalog.get(f"universal/{tag}")
+        assert m.metrics == {"imagenet_top1": top1, "imagenet_top5": top5, "params_m": params}
+        assert m.input.size == (size, size), m.name
+        assert m.wrapper.type == "timm"
+        assert m.checkpoint is not None
+        assert f"{m.wrapper.architecture}.{m.checkpoint.timm}" == tag
+
+
+def test_mmpretrain_names_are_aliases(catalog: zoo.Catalog) -> None:
+    aliased = {a: m.name for m in catalog for a in m.aliases}
+    assert len(aliased) == 6
+    for alias, name in aliased.items():
+        assert catalog.get(alias).name == name
+        assert "mmpretrain" in catalog.get(name).description
+
+
+def test_readme_table_is_fresh(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["readme", "--check"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", zoo.Catalog().names())
+def test_every_entry_builds_and_keeps_its_contract(name: str) -> None:
+    pytest.importorskip("timm")
+    pytest.importorskip("transformers")
+    from zoo.build.check import check_build
+
+    result = check_build(zoo.Catalog().get(name), trust_remote_code=True)
+    assert result.ok, result.problems
+    assert result.skipped is None or "trust" not in result.skipped
+
+
+def test_timm_names_resolve_on_demand_as_embedding_models(catalog: zoo.Catalog) -> None:
+    torch = pytest.importorskip("torch")
+    m = catalog.get("timm/vit_small_patch16_224.dino")
+    assert (m.output.embedding_dim, m.output.patch_size) == (384, 16)
+    assert m.checkpoint is not None
+    assert m.checkpoint.timm == "dino"
+    model = catalog.load("timm/vit_small_patch16_224.dino", pretrained=False)
+    dynamic = catalog.load(
+        "timm/vit_small_patch16_224.dino", pretrained=False, dynamic_img_size=True
+    )
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 384)  # an embedding, not 1000 logits
+        with pytest.raises(zoo.ZooError, match="dynamic_img_size=True"):
+            model(torch.zeros(1, 3, 160, 192))
+        assert dynamic(torch.zeros(1, 3, 160, 192)).shape == (1, 384)  # the override is honoured
+        maps = catalog.load(
+            "timm/vit_small_patch16_224.dino", pretrained=False, out_indices=(-2, -4)
+        )(torch.zeros(1, 3, 224, 224))
+    assert [tuple(f.shape) for f in maps] == [(1, 384, 14, 14)] * 2

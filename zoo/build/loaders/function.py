@@ -1,0 +1,32 @@
+"""``wrapper.type: function`` — call an allowed dotted-path function that returns an ``nn.Module``."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._generic import adapter_for, as_module, attach_weights, build_scope
+from zoo.build.objects import import_object, resolve_objects
+from zoo.errors import UsageError
+from zoo.manifest import FunctionWrapper, Manifest
+
+
+def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+    """Import ``wrapper.path`` (allow-listed) and call it with ``arguments`` plus the overrides."""
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, FunctionWrapper)
+    purpose = f"{manifest.name}: wrapper.path"
+    fn = import_object(wrapper.path, purpose=purpose)
+    arguments = resolve_objects(
+        dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments"
+    )
+    arguments.update(ctx.overrides)
+    with build_scope(manifest, ctx):
+        try:
+            module = as_module(fn(**arguments), manifest, wrapper.path)
+        except TypeError as exc:
+            raise UsageError(
+                f"{manifest.name}: {wrapper.path} rejects its arguments: {exc}"
+            ) from None
+    attach_weights(module, manifest, ctx)
+    return module, adapter_for(module, manifest)

@@ -1,0 +1,72 @@
+"""``wrapper.type: torchhub`` — ``torch.hub.load`` on a GitHub repository or a local folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zoo import constants
+from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._generic import adapter_for, as_module, attach_weights, build_scope
+from zoo.build.objects import resolve_objects
+from zoo.errors import LoadError, TrustError, UsageError, WeightsNotAvailableError
+from zoo.manifest import Manifest, TorchHubWrapper
+
+
+def _local_repo(manifest: Manifest, repo: str) -> str:
+    path = Path(repo).expanduser()
+    if not path.is_absolute():
+        if manifest.file is None:
+            raise LoadError(f"{manifest.name}: a relative torchhub repo needs the manifest's file")
+        path = manifest.file.resolve().parent / path
+    if not (path / "hubconf.py").is_file():
+        raise LoadError(f"{manifest.name}: {path} has no hubconf.py (wrapper.repo, source: local)")
+    return str(path)
+
+
+def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+    """Load the entry point; a remote repository needs ``trust_repo`` in the manifest and the caller's opt-in."""
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TorchHubWrapper)
+    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    kwargs.update(ctx.overrides)
+    if wrapper.source == "local":
+        repo = _local_repo(manifest, wrapper.repo)
+        extra: dict[str, object] = {}
+    else:
+        if not wrapper.trust_repo:
+            raise TrustError(
+                f"{manifest.name} loads code from the GitHub repository {wrapper.repo}, but the manifest "
+                "does not declare wrapper.trust_repo: true",
+                flag="wrapper.trust_repo",
+            )
+        if not ctx.trust_remote_code:
+            raise TrustError(
+                f"{manifest.name} runs code from the GitHub repository {wrapper.repo}. If you trust it, "
+                "pass trust_remote_code=True (CLI: --trust-remote-code).",
+                flag="--trust-remote-code",
+            )
+        repo = wrapper.repo
+        extra = {"trust_repo": True, "skip_validation": constants.offline()}
+        cached = Path(torch.hub.get_dir()) / repo.replace("/", "_").replace(":", "_")
+        if constants.offline() and not any(Path(torch.hub.get_dir()).glob(cached.name + "*")):
+            raise WeightsNotAvailableError(
+                repo,
+                [torch.hub.get_dir()],
+                "Run the load once with network access to cache the repository.",
+                reason="offline and the torch.hub repository is not cached",
+            )
+    try:
+        with build_scope(manifest, ctx):
+            obj = torch.hub.load(repo, wrapper.entry, source=wrapper.source, **extra, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"{manifest.name}: {wrapper.entry} rejects its arguments: {exc}") from None
+    except (RuntimeError, AttributeError) as exc:
+        raise LoadError(
+            f"{manifest.name}: torch.hub.load({wrapper.repo}, {wrapper.entry}) failed: {exc}"
+        ) from None
+    module = as_module(obj, manifest, f"torch.hub entry {wrapper.entry}")
+    attach_weights(module, manifest, ctx)
+    return module, adapter_for(module, manifest)

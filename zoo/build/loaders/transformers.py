@@ -1,0 +1,182 @@
+"""``wrapper.type: transformers`` — Hugging Face models, from a repository, a local folder or an inline config."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.build.loaders._base import Adapter, BuildContext, transformers_config_overrides
+from zoo.build.objects import resolve_objects
+from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
+from zoo.manifest import Manifest, TransformersWrapper
+from zoo.weights import hub
+from zoo.weights.pull import repo_patterns
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise MissingExtraError("transformers", "transformers", "a transformers backbone") from None
+    return transformers
+
+
+class TransformersAdapter(Adapter):
+    """Hidden states and pooler output of a transformers vision model."""
+
+    def _call(self, x: torch.Tensor, **kwargs: Any) -> Any:
+        config = self.module.config
+        size = getattr(config, "image_size", None)
+        if size is not None and self._accepts_interpolation():
+            expected = (size, size) if isinstance(size, int) else tuple(size)
+            if tuple(x.shape[-2:]) != expected:
+                kwargs["interpolate_pos_encoding"] = True
+        return self.module(pixel_values=x, **kwargs)
+
+    def _accepts_interpolation(self) -> bool:
+        return "interpolate_pos_encoding" in inspect.signature(self.module.forward).parameters
+
+    def raw(self, x: torch.Tensor) -> Any:
+        return self._call(x)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        return self._call(x).last_hidden_state
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = getattr(self._call(x), "pooler_output", None)
+        if pooled is None:
+            raise self._unsupported(
+                "a pooler output (build it with a pooling layer, or use pooling: cls)"
+            )
+        return pooled
+
+    def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        hidden = self._call(x, output_hidden_states=True).hidden_states
+        # hidden[0] is the embedding output; block i's output is hidden[i + 1].
+        return [hidden[i + 1] for i in indices]
+
+    def dims(self) -> dict[str, int | None]:
+        config = self.module.config
+        patch = getattr(config, "patch_size", None)
+        return {
+            "token_dim": getattr(config, "hidden_size", None),
+            "blocks": getattr(config, "num_hidden_layers", None),
+            "patch_size": patch if isinstance(patch, int) else None,
+            "prefix_tokens": 1 + int(getattr(config, "num_register_tokens", 0) or 0)
+            if isinstance(patch, int)
+            else None,
+        }
+
+
+def _model_class(wrapper: TransformersWrapper) -> Any:
+    transformers = _transformers()
+    cls = getattr(transformers, wrapper.model_class, None)
+    if cls is None or not hasattr(cls, "from_pretrained"):
+        raise LoadError(
+            f"transformers {transformers.__version__} has no model class {wrapper.model_class!r}"
+        )
+    return cls
+
+
+def _remote_code(manifest: Manifest, ctx: BuildContext) -> bool:
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TransformersWrapper)
+    if wrapper.trust_remote_code and not ctx.trust_remote_code:
+        raise TrustError(
+            f"{manifest.name} runs Python code from its model repository (wrapper.trust_remote_code). "
+            "If you trust it, pass trust_remote_code=True (CLI: --trust-remote-code).",
+            flag="--trust-remote-code",
+        )
+    return wrapper.trust_remote_code
+
+
+def _weights_folder(manifest: Manifest) -> Path:
+    ckpt = manifest.checkpoint
+    assert ckpt is not None
+    if ckpt.url is not None:
+        raise LoadError(
+            f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
+        )
+    # The same file set `zoo pull` fetches (*.py only when remote code passed its gate).
+    patterns = repo_patterns(manifest)
+    folder = hub.resolve(manifest, allow_patterns=patterns)
+    if folder.is_file():
+        folder = folder.parent
+    return folder
+
+
+def _check_config_keys(manifest: Manifest, config: Any, caller: dict[str, Any]) -> None:
+    """Refuse config keys the model's configuration class does not define.
+
+    transformers configs store any keyword they are given, so a misspelt
+    override would otherwise be kept and silently ignored by the model.
+    """
+    if not caller:
+        return
+    try:
+        defaults = type(config)()
+    except Exception:  # a remote-code config that needs arguments: judge by the loaded one
+        defaults = config
+    unknown = sorted(k for k in caller if not hasattr(defaults, k) and k != "model_type")
+    if unknown:
+        raise UsageError(
+            f"{manifest.name}: {type(config).__name__} has no setting {', '.join(unknown)} "
+            "(overrides are config keys such as image_size, or timm's img_size / in_chans)"
+        )
+
+
+def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+    """Build with ``from_pretrained`` (weights) or ``from_config`` (random init / meta)."""
+    transformers = _transformers()
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TransformersWrapper)
+    cls = _model_class(wrapper)
+    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    caller = transformers_config_overrides(ctx.overrides)
+    overrides = {**wrapper.config, **caller}
+    ckpt = manifest.checkpoint if ctx.pretrained else None
+    try:
+        if ckpt is not None:
+            remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
+            folder = _weights_folder(manifest)
+            config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
+            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
+            _check_config_keys(manifest, config, caller)
+            for key, value in config_overrides.items():
+                setattr(config, key, value)
+            model = cls.from_pretrained(
+                folder,
+                config=config,
+                trust_remote_code=remote,
+                use_safetensors=ckpt.format != "pickle",
+                **kwargs,
+            )
+        else:
+            if "model_type" not in overrides:
+                raise LoadError(
+                    f"{manifest.name}: building without weights needs wrapper.config.model_type "
+                    "(an inline config is what lets the architecture build offline)"
+                )
+            config = transformers.AutoConfig.for_model(**overrides)
+            _check_config_keys(manifest, config, caller)
+            factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+            if ctx.meta:
+                with torch.device("meta"):
+                    model = factory(config, **kwargs)
+            else:
+                model = factory(config, **kwargs)
+    except ZooError:
+        raise
+    except TypeError as exc:
+        raise UsageError(f"{manifest.name}: {exc}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise LoadError(
+            f"{manifest.name}: transformers could not build the model: {str(exc).splitlines()[0]}"
+        ) from None
+    if ctx.dtype is not None and not ctx.meta:
+        model.to(ctx.dtype)
+    return model, TransformersAdapter(model, manifest)

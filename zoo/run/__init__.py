@@ -1,0 +1,1 @@
+"""What runs models for users: :class:`zoo.Backbone`, ``zoo embed`` and ``zoo doctor``."""

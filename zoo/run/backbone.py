@@ -1,0 +1,153 @@
+"""``zoo.Backbone``: a catalogue model as an ``nn.Module`` built from its constructor arguments.
+
+Made for config files (jsonargparse / LightningCLI ``class_path`` + ``init_args``),
+exactly where eva's ``ModelFromRegistry`` goes::
+
+    backbone:
+      class_path: zoo.Backbone
+      init_args:
+        name: pathology/kaiko_vits16
+        out_indices: 1
+        model_kwargs: {dynamic_img_size: true}
+
+Environment variables override the arguments, so one config runs any model
+unchanged: ``ZOO_MODEL`` (else eva's ``MODEL_NAME``) replaces ``name`` and
+``ZOO_OUT_INDICES`` (else eva's ``OUT_INDICES``) replaces ``out_indices``. Pass
+``use_env=False`` to ignore them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo import constants
+from zoo.build.indices import parse_out_indices
+from zoo.build.outputs import ZooModel
+from zoo.errors import UsageError
+from zoo.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+
+def resolve_name(name: str, *, use_env: bool = True) -> str:
+    """The model to build: ``ZOO_MODEL`` / ``MODEL_NAME`` when set (and allowed), else ``name``."""
+    found = constants.env_model() if use_env else None
+    if found is None:
+        return name
+    variable, value = found
+    if value != name:
+        log.info("zoo.Backbone: %s=%s overrides name=%r", variable, value, name)
+    return value
+
+
+def resolve_out_indices(value: Any, *, use_env: bool = True) -> Any:
+    """``out_indices`` normalized; ``ZOO_OUT_INDICES`` / ``OUT_INDICES`` win when set (and allowed).
+
+    Raises:
+        UsageError: The value (or the variable's) is not an int or a list of ints.
+    """
+    found = constants.env_out_indices() if use_env else None
+    if found is None:
+        return parse_out_indices(value)
+    variable, raw = found
+    try:
+        parsed = parse_out_indices(raw)
+    except UsageError as exc:
+        raise UsageError(f"environment variable {variable}: {exc}") from None
+    log.info("zoo.Backbone: %s=%s overrides out_indices=%r", variable, raw, value)
+    return parsed
+
+
+def _is_manifest_file(name: str) -> bool:
+    return name.endswith((".yaml", ".yml")) or Path(name).is_file()
+
+
+class Backbone(nn.Module):
+    """A zoo model (catalogue name or manifest file) with zoo's output contract.
+
+    ``model(x)`` returns the embedding ``[B, D]``; with ``out_indices`` a list of
+    feature maps ``[B, C, H/patch, W/patch]``.
+
+    Args:
+        name: A catalogue name (``pathology/kaiko_vits16``, ``timm/vit_small_patch16_224``)
+            or the path of a manifest file. Overridden by ``ZOO_MODEL`` / ``MODEL_NAME``.
+        out_indices: ``None`` (embedding), ``n`` (last n blocks), block indices
+            (``[-2, -4]``), or any of these as a string (``"(-2, -4)"``).
+            Overridden by ``ZOO_OUT_INDICES`` / ``OUT_INDICES``.
+        pretrained: Load the manifest's weights (``False``: random initialization).
+        model_kwargs: Builder overrides (``img_size``, ``dynamic_img_size``...), the
+            form a config file can give; merged with ``**overrides``.
+        dtype: ``float32``, ``bfloat16`` or ``float16`` (default: the manifest's).
+        trust_remote_code: Allow the model repository's code where the manifest needs it.
+        use_env: Let the environment variables above override ``name`` and ``out_indices``.
+        **overrides: Builder overrides, as keyword arguments (Python callers).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        out_indices: int | Sequence[int] | str | None = None,
+        pretrained: bool = True,
+        model_kwargs: dict[str, Any] | None = None,
+        dtype: str | None = None,
+        trust_remote_code: bool = False,
+        use_env: bool = True,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        self.name = resolve_name(name, use_env=use_env)
+        indices = resolve_out_indices(out_indices, use_env=use_env)
+        clash = sorted(set(model_kwargs or {}) & set(overrides))
+        if clash:
+            raise UsageError(
+                f"zoo.Backbone: {', '.join(clash)} given both in model_kwargs and as keyword arguments"
+            )
+        kwargs: dict[str, Any] = {
+            **(model_kwargs or {}),
+            **overrides,
+            "out_indices": indices,
+            "pretrained": pretrained,
+            "dtype": dtype,
+            "trust_remote_code": trust_remote_code,
+        }
+        model: nn.Module
+        if _is_manifest_file(self.name):
+            from zoo.build.pipeline import load_manifest
+
+            model = load_manifest(self.name, **kwargs)
+        else:
+            from zoo.catalogue.catalog import Catalog
+
+            model = Catalog().load(self.name, **kwargs)
+        assert isinstance(model, ZooModel)
+        self.model = model
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest the model was built from."""
+        return self.model.manifest
+
+    @property
+    def out_indices(self) -> Any:
+        """The ``out_indices`` in effect (``None``: embeddings)."""
+        return self.model.out_indices
+
+    @property
+    def preprocess(self) -> Any:
+        """The evaluation transform of the model's input (resize, crop, normalize)."""
+        return self.model.preprocess
+
+    @property
+    def embedding_dim(self) -> int:
+        """``D`` of the embedding ``[B, D]``."""
+        return self.manifest.output.embedding_dim
+
+    def forward(self, x: torch.Tensor) -> Any:
+        """Embeddings ``[B, D]``, or the selected feature maps (a list)."""
+        return self.model(x)
