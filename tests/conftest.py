@@ -86,10 +86,6 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-    from zoo.weights import hub
-
-    # zoo remembers for 30 s whether a host answered; a test must not inherit another's answer.
-    monkeypatch.setattr(hub, "_REACHABLE", {})
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from zoo.errors import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from zoo.catalogue.catalog import Catalog
+    from zoo.build.catalog import Catalog
     from zoo.manifest import Manifest
     from zoo.run.backbone import Backbone
 
@@ -32,16 +32,17 @@ if TYPE_CHECKING:
 #: pydantic, which a `zoo list` answered from the listing index (zoo/listing.py) never needs.
 _LAZY = {
     "Backbone": "zoo.run.backbone",
-    "Catalog": "zoo.catalogue.catalog",
+    "Catalog": "zoo.build.catalog",
     "Manifest": "zoo.manifest",
 }
 
 
-def load(name: str, **kwargs: Any) -> nn.Module:
-    """Build a model of the default catalogue; shortcut for ``Catalog().load(name, ...)``."""
-    from zoo.catalogue.catalog import Catalog
+def load(name: str | Path, **kwargs: Any) -> nn.Module:
+    """Build a model by name, alias, ``timm/<arch>[.<tag>]`` or manifest file; shortcut for
+    ``Catalog().load(name, ...)``."""
+    from zoo.build.catalog import load as _load
 
-    return Catalog().load(name, **kwargs)
+    return _load(name, **kwargs)
 
 
 def load_manifest(manifest: Manifest | str | Path, **kwargs: Any) -> nn.Module:

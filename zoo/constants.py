@@ -14,11 +14,14 @@ _TRUE = {"1", "true", "yes", "on"}
 #: Module prefixes that ``function`` wrappers and ``$object`` kwargs may import.
 BUILTIN_TRUSTED_MODULES: tuple[str, ...] = ("torch", "torchvision", "timm", "transformers", "zoo")
 
-#: Seconds to wait for a TCP connection before calling a host unreachable.
-DEFAULT_CONNECT_TIMEOUT = 3.0
+#: Seconds a host has to accept the connection and answer a request (status and headers).
+#: A host that accepts connections and never answers fails after this long: no retry follows
+#: a timeout, so a silent endpoint costs one deadline per load, well under 30 s.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
-#: Seconds a download may stall (no bytes at all) before it fails.
-DEFAULT_DOWNLOAD_TIMEOUT = 60.0
+#: Seconds a transfer may stall (no bytes at all) before it fails; what arrived is kept for
+#: resuming.
+DEFAULT_DOWNLOAD_TIMEOUT = 30.0
 
 
 def _flag(name: str) -> bool:
@@ -75,11 +78,7 @@ def hf_hub_cache() -> Path:
     for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if value := os.environ.get(name):
             return Path(value).expanduser()
-    if hf_home := os.environ.get("HF_HOME"):
-        return Path(hf_home).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
+    return hf_home() / "hub"
 
 
 def mirror_dir() -> Path | None:
@@ -88,12 +87,17 @@ def mirror_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 def download_timeout() -> float:
     """Seconds a download may wait for the next bytes before it fails (``ZOO_DOWNLOAD_TIMEOUT``)."""
-    try:
-        return float(os.environ.get("ZOO_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT))
-    except ValueError:
-        return DEFAULT_DOWNLOAD_TIMEOUT
+    return _seconds("ZOO_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT)
 
 
 def _first_set(*names: str) -> tuple[str, str] | None:
@@ -115,8 +119,27 @@ def env_out_indices() -> tuple[str, str] | None:
 
 
 def connect_timeout() -> float:
-    """Seconds before a host counts as unreachable (``ZOO_CONNECT_TIMEOUT``)."""
+    """Seconds a host has to accept a connection and answer a request (``ZOO_CONNECT_TIMEOUT``)."""
+    return _seconds("ZOO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+
+
+def hf_token() -> str | None:
+    """The Hugging Face token: ``HF_TOKEN`` (or the older ``HUGGING_FACE_HUB_TOKEN``), else the
+    token file huggingface_hub's login writes (``$HF_HOME/token``); never printed."""
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        if value := os.environ.get(name, "").strip():
+            return value
+    token_file = os.environ.get("HF_TOKEN_PATH") or str(hf_home() / "token")
     try:
-        return float(os.environ.get("ZOO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
-    except ValueError:
-        return DEFAULT_CONNECT_TIMEOUT
+        return Path(token_file).expanduser().read_text().strip() or None
+    except OSError:
+        return None
+
+
+def hf_home() -> Path:
+    """``HF_HOME``, else ``$XDG_CACHE_HOME/huggingface``, else ``~/.cache/huggingface``."""
+    if value := os.environ.get("HF_HOME"):
+        return Path(value).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "huggingface"

@@ -109,30 +109,109 @@ class WeightsNotAvailableError(ZooError, FileNotFoundError):
         what: The file or repository that is missing.
         looked: Where zoo looked for it.
         fix: How to fetch it.
+        absent: True when the file is not there (another name may be tried); False when
+            access was refused (a gated repository).
     """
 
-    def __init__(self, what: str, looked: Sequence[str], fix: str, reason: str = "") -> None:
+    def __init__(
+        self, what: str, looked: Sequence[str], fix: str, reason: str = "", *, absent: bool = True
+    ) -> None:
         self.what, self.looked, self.fix, self.reason = what, list(looked), fix, reason
+        #: The file is simply not there (as opposed to access being refused).
+        self.absent = absent
         why = f" ({reason})" if reason else ""
         where = "; ".join(self.looked) if self.looked else "nowhere"
         super().__init__(f"weights not available: {what}{why}. Looked in: {where}. {fix}")
 
 
 class DownloadError(ZooError, OSError):
-    """A download failed (network error, truncated transfer, bad status)."""
+    """A download or a request to a weights host failed (bad status, cut-off transfer, no answer).
+
+    Attributes:
+        url: The URL asked for.
+        endpoint: ``scheme://host[:port]`` of that URL, for messages.
+        reason: What went wrong, without the advice.
+        status: The HTTP status, when the server answered with one.
+        fix: How to get the weights another way (set by the weights layer, which knows the checkpoint).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        fix: str = "",
+    ) -> None:
+        self.url, self.reason, self.status, self.fix = url, reason, status, fix
+        self.endpoint = _endpoint(url)
+        super().__init__(" ".join(part for part in (reason, fix) if part))
+
+    def with_fix(self, where: str, fix: str) -> DownloadError:
+        """The same error, its message starting with ``where`` and ending with ``fix``."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.fix = fix
+        Exception.__init__(copy, " ".join(part for part in (f"{where}:", self.reason, fix) if part))
+        return copy
+
+
+class EndpointTimeoutError(DownloadError, TimeoutError):
+    """A weights host did not answer (or stopped sending) within zoo's deadline.
+
+    Attributes:
+        timeout: The deadline in seconds.
+        variable: The environment variable that sets it.
+    """
+
+    def __init__(self, reason: str, *, url: str, timeout: float, variable: str) -> None:
+        self.timeout, self.variable = timeout, variable
+        super().__init__(reason, url=url)
+
+
+def _endpoint(url: str) -> str:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
 class IntegrityError(ZooError, OSError):
-    """A file's sha256 differs from the one the manifest declares."""
+    """A file's sha256 differs from the one expected.
+
+    Attributes:
+        path: The file.
+        expected: The sha256 that was expected.
+        actual: The file's sha256.
+        removed: Whether zoo removed the file (only ever a damaged file of its own cache).
+        declared_by: Who expects ``expected`` (e.g. ``pathology/a (catalog/pathology/a.yaml)``).
+        vouched_by: Who vouches for ``actual`` (another manifest, the download record, the Hub's
+            blob name); a vouched-for file is never removed.
+    """
 
     def __init__(
-        self, path: str, expected: str, actual: str, *, removed: bool, fix: str = ""
+        self,
+        path: str,
+        expected: str,
+        actual: str,
+        *,
+        removed: bool,
+        fix: str = "",
+        declared_by: str = "",
+        vouched_by: Sequence[str] = (),
     ) -> None:
         self.path, self.expected, self.actual, self.removed = path, expected, actual, removed
+        self.declared_by, self.vouched_by = declared_by, list(vouched_by)
+        said = f" (declared by {declared_by})" if declared_by else ""
+        vouched = f" (vouched for by {'; '.join(self.vouched_by)})" if self.vouched_by else ""
         tail = " The file was removed; fetch it again." if removed else ""
+        if self.vouched_by and not removed:
+            tail += " The file was kept."
         if fix:
             tail += f" {fix}"
-        super().__init__(f"sha256 mismatch for {path}: expected {expected}, got {actual}.{tail}")
+        super().__init__(
+            f"sha256 mismatch for {path}: expected {expected}{said}, got {actual}{vouched}.{tail}"
+        )
 
 
 class MirrorError(ZooError, ValueError):
@@ -232,6 +311,7 @@ __all__ = [
     "ContractError",
     "DownloadError",
     "DuplicateNameError",
+    "EndpointTimeoutError",
     "GitError",
     "IntegrityError",
     "LoadError",

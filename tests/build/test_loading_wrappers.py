@@ -222,11 +222,11 @@ def test_torchhub_local_equals_source(kit: Kit) -> None:
     )
     x = kit.image()
     with torch.no_grad():
-        got = kit.load(data)(x)
+        got = kit.load(data, trust_remote_code=True)(x)
         torch.testing.assert_close(
             got, _pool(source.forward_features(x), "cls+mean"), rtol=0, atol=0
         )
-        maps = kit.load(data, out_indices=(1, 0))(x)
+        maps = kit.load(data, out_indices=(1, 0), trust_remote_code=True)(x)
         want = source.get_intermediate_layers(x, n=[1, 0], reshape=True)
     for g, w in zip(maps, want, strict=True):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
@@ -238,7 +238,54 @@ def test_torchhub_local_repo_without_hubconf_is_a_load_error(kit: Kit) -> None:
     (kit.folder / "empty").mkdir()
     wrapper = {"type": "torchhub", "source": "local", "repo": "empty", "entry": "token_model"}
     with pytest.raises(LoadError, match=r"hubconf\.py"):
-        kit.load(kit.manifest(wrapper, kit.vit_output()))
+        kit.load(kit.manifest(wrapper, kit.vit_output()), trust_remote_code=True)
+
+
+def test_torchhub_local_code_runs_only_with_the_opt_in(kit: Kit, run_cli: Any) -> None:
+    from zoo.errors import TrustError
+
+    marker = kit.tmp / "hubconf-ran"
+    folder = kit.folder / "hubrepo"
+    kit.write_module("hubconf", folder=folder)
+    hubconf = folder / "hubconf.py"
+    hubconf.write_text(f"open({str(marker)!r}, 'w').close()\n" + hubconf.read_text())
+    wrapper = {"type": "torchhub", "source": "local", "repo": "hubrepo", "entry": "token_model"}
+    data = kit.manifest(wrapper, kit.vit_output())
+    with pytest.raises(TrustError, match="trust_remote_code=True") as info:
+        kit.load(data)
+    assert info.value.flag == "--trust-remote-code"
+    assert not marker.exists()  # refused before a line of hubconf.py ran
+    code, _, err = run_cli("load", str(kit.write(data)), "--random-init")
+    assert code == 1
+    assert "--trust-remote-code" in err
+    assert not marker.exists()
+    kit.load(data, trust_remote_code=True)
+    assert marker.exists()
+
+
+def test_torchhub_local_folder_may_not_leave_the_catalogue_root(kit: Kit, run_cli: Any) -> None:
+    from zoo.errors import TrustError
+
+    outside = kit.tmp / "outside"
+    kit.write_module("hubconf", folder=outside)
+    wrapper = {
+        "type": "torchhub",
+        "source": "local",
+        "repo": "../../outside",
+        "entry": "token_model",
+    }
+    data = kit.manifest(wrapper, kit.vit_output())
+    with pytest.raises(TrustError, match="leaves the catalogue root"):
+        kit.load(data, trust_remote_code=True)
+    code, out, _ = run_cli("validate", str(kit.write(data)))
+    assert code == 1
+    assert "wrapper.repo: a relative hubconf folder must stay inside the catalogue root" in out
+    # An absolute folder is the user's explicit choice: it loads, and validation warns.
+    absolute = kit.manifest({**wrapper, "repo": str(outside)}, kit.vit_output())
+    kit.load(absolute, trust_remote_code=True)
+    code, out, _ = run_cli("validate", "--strict", str(kit.write(absolute)))
+    assert code == 1
+    assert "wrapper.repo: an absolute hubconf folder" in out
 
 
 # -- function --------------------------------------------------------------------------------------

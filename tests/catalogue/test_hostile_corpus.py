@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT
+from tests.offline_kit import fetch
 from zoo.catalogue._yaml import MAX_BYTES
-from zoo.catalogue.catalog import parse_manifest, read_manifest
+from zoo.catalogue.parse import parse_manifest, read_manifest
 from zoo.errors import ManifestError, WeightsNotAvailableError
 
 CORPUS = Path(__file__).resolve().parent / "hostile"
@@ -137,10 +138,9 @@ def test_file_over_the_size_limit(tmp_path: Path, run_cli: Any) -> None:
 def test_path_climbing_out_of_the_catalogue_is_refused(
     file: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.weights import hub
 
     with pytest.raises(WeightsNotAvailableError, match="escapes the catalogue root"):
-        hub.resolve(read_manifest(file))
+        fetch(read_manifest(file))
     monkeypatch.setenv("ZOO_CATALOG_PATH", str(file.parent))
     code, out, err = run_cli("pull", f"load/{file.stem}")
     assert code == 1
@@ -154,7 +154,6 @@ def test_path_climbing_out_of_the_catalogue_is_refused(
 
 
 def test_symlink_out_of_the_catalogue_is_refused(tmp_path: Path, run_cli: Any) -> None:
-    from zoo.weights import hub
 
     secret = tmp_path / "outside" / "secret.safetensors"
     secret.parent.mkdir()
@@ -166,7 +165,7 @@ def test_symlink_out_of_the_catalogue_is_refused(tmp_path: Path, run_cli: Any) -
     text = text.replace("../../../../../../etc/passwd", "weights.safetensors")
     (root / "load" / "symlink.yaml").write_text(text.replace("load/path_traversal", "load/symlink"))
     with pytest.raises(WeightsNotAvailableError, match="escapes the catalogue root"):
-        hub.resolve(read_manifest(root / "load" / "symlink.yaml"))
+        fetch(read_manifest(root / "load" / "symlink.yaml"))
     code, out, err = run_cli("validate", str(root / "load" / "symlink.yaml"))
     assert code == 1
     assert "must stay inside the catalogue root" in out + err
@@ -176,7 +175,7 @@ def test_symlink_out_of_the_catalogue_is_refused(tmp_path: Path, run_cli: Any) -
             "load/path_traversal", "load/symlink"
         )
     )
-    assert hub.resolve(read_manifest(root / "load" / "symlink.yaml")) == secret
+    assert fetch(read_manifest(root / "load" / "symlink.yaml")) == secret
 
 
 # -- fuzzing ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.conftest import REPO_ROOT, VALID_DIR, CliRunner, ManifestFactory, Man
 from zoo import constants
 from zoo.catalogue import listing
 from zoo.catalogue.catalog import Catalog
+from zoo.catalogue.filters import select
 from zoo.errors import DuplicateNameError
 from zoo.manifest import WRAPPER_TYPES
 
@@ -240,7 +241,7 @@ def test_select_filters_as_the_catalogue_does(root: Path) -> None:
         (None, {"commercial": False}),
     ]:
         expected = [m.summary() for m in catalog.list(pattern, **filters)]  # type: ignore[arg-type]
-        assert listing.select(rows, pattern, **filters) == expected, (pattern, filters)  # type: ignore[arg-type]
+        assert select(rows, pattern, **filters) == expected, (pattern, filters)  # type: ignore[arg-type]
 
 
 # -- problems are never stored -----------------------------------------------------------------

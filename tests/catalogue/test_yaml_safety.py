@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT, ManifestFactory
 from zoo.catalogue._yaml import MAX_BYTES, MAX_DEPTH, load_manifest_data, locate
-from zoo.catalogue.catalog import parse_manifest, read_manifest
+from zoo.catalogue.parse import parse_manifest, read_manifest
 from zoo.errors import ManifestError, Problem
 
 FILE = "catalog/testing/tiny_vit.yaml"

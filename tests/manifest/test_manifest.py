@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import INVALID_DIR, VALID_DIR, ManifestFactory, ManifestWriter
-from zoo.catalogue.catalog import parse_manifest, read_manifest
+from zoo.catalogue.parse import parse_manifest, read_manifest
 from zoo.errors import ManifestError, Problem, ZooError
 from zoo.manifest import (
     Checkpoint,

@@ -15,7 +15,7 @@ from tests.conftest import REPO_ROOT
 from tests.offline_kit import hf_add, manifest, write
 from zoo import constants
 from zoo.run import doctor
-from zoo.weights import hub
+from zoo.weights import hf
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TOKEN = "hf_doctorTestTokenThatMustNeverBePrinted"
@@ -168,12 +168,11 @@ def test_doctor_never_imports_torch_nor_uses_the_network(catalog: Path) -> None:
 def test_hf_cached_finds_pinned_and_unpinned(catalog: Path) -> None:
     from zoo.manifest import HfLocation
 
-    assert hub.hf_cached(HfLocation(repo="o/cached", filename="m.safetensors")) is not None
+    assert hf.cached(HfLocation(repo="o/cached", filename="m.safetensors")) is not None
     pinned = HfLocation(repo="o/cached", revision=COMMIT, filename="m.safetensors")
-    assert hub.hf_cached(pinned) is not None
+    assert hf.cached(pinned) is not None
     assert (
-        hub.hf_cached(HfLocation(repo="o/cached", revision="f" * 40, filename="m.safetensors"))
-        is None
+        hf.cached(HfLocation(repo="o/cached", revision="f" * 40, filename="m.safetensors")) is None
     )
-    assert hub.hf_cached(HfLocation(repo="o/cached")) is not None
-    assert hub.hf_cached(HfLocation(repo="o/absent")) is None
+    assert hf.cached(HfLocation(repo="o/cached")) is not None
+    assert hf.cached(HfLocation(repo="o/absent")) is None

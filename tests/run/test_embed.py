@@ -151,7 +151,7 @@ def test_embed_one_process(run_cli: Any, manifest_file: Path, images: Path, tmp_
     )
     assert prov["model"]["pretrained"] is True
     assert prov["weights"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert prov["weights"]["source"] == "local"
+    assert (prov["weights"]["source"], prov["weights"]["field"]) == ("path", "checkpoint.path")
     assert prov["preprocessing"]["size"] == [32, 32]
     assert "EvalTransform" in prov["preprocessing"]["transform"]
     assert prov["output"]["kind"] == "embedding"

@@ -9,11 +9,20 @@ from typing import Any
 
 import pytest
 
-from tests.offline_kit import Server, hf_add, manifest, serve, sha, tiny_weights, write
+from tests.offline_kit import (
+    Server,
+    fetch,
+    hf_add,
+    manifest,
+    serve,
+    sha,
+    tiny_weights,
+    url_file,
+    write,
+)
 from zoo import constants
-from zoo.catalogue.catalog import Catalog
+from zoo.build.catalog import Catalog
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError
-from zoo.weights import hub
 from zoo.weights.mirror import LOCK_NAME, read_lock
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -79,7 +88,7 @@ def test_pull_to_a_mirror_writes_the_files_and_a_relative_lock(
         "pull", "testing/tiny", "testing/random", "--to", tmp_path / "m", "--json"
     )
     assert code == 0, err
-    (row,) = json.loads(out)
+    (row,) = json.loads(out)["files"]
     assert row["sha256"] == sha(data)
     lock = json.loads((tmp_path / "m" / LOCK_NAME).read_text())
     (entry,) = lock["files"]
@@ -109,7 +118,7 @@ def test_pull_without_target_fills_the_cache_that_loads_read(
     monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
     assert run_cli("pull", "testing/*")[0] == 0
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert hub.url_file(url, sha256=sha(data)).read_bytes() == data
+    assert url_file(url, sha256=sha(data)).read_bytes() == data
 
 
 def test_pull_usage_errors(run_cli: Any, tmp_path: Path) -> None:
@@ -124,7 +133,7 @@ def test_pull_usage_errors(run_cli: Any, tmp_path: Path) -> None:
 def test_pull_of_an_hf_file_records_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.catalog import read_manifest
+    from zoo.catalogue.parse import read_manifest
     from zoo.weights.pull import pull
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -135,7 +144,7 @@ def test_pull_of_an_hf_file_records_the_commit(
             manifest(checkpoint={"hf": {"repo": "o/tiny", "filename": "model.safetensors"}}),
         )
     )
-    (pulled,) = pull([m], to=tmp_path / "m")
+    (pulled,) = pull([m], to=tmp_path / "m").pulled
     entry = pulled.entry
     assert (entry.source, entry.location, entry.filename) == ("hf", "o/tiny", "model.safetensors")
     assert entry.revision == COMMIT
@@ -203,7 +212,7 @@ def test_hf_model_pulled_moved_and_loaded_without_network(
 def test_whole_repository_is_mirrored_as_a_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.catalog import read_manifest
+    from zoo.catalogue.parse import read_manifest
     from zoo.weights.mirror import use_mirror
     from zoo.weights.pull import pull
 
@@ -213,10 +222,10 @@ def test_whole_repository_is_mirrored_as_a_folder(
     data = manifest(checkpoint={"hf": {"repo": "o/repo", "revision": COMMIT}})
     data["wrapper"] = {"type": "transformers", "model_class": "ViTModel"}
     m = read_manifest(write(tmp_path / "cat", data))
-    assert len(pull([m], to=tmp_path / "m")) == 3
+    assert len(pull([m], to=tmp_path / "m").pulled) == 3
     _another_machine(monkeypatch, tmp_path, "other")
     with use_mirror(tmp_path / "m"):
-        folder = hub.resolve(m)
+        folder = fetch(m)
     assert folder == (tmp_path / "m" / "files" / "hf" / "o--repo" / COMMIT).resolve()
     assert {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} == set(
         files
@@ -226,7 +235,7 @@ def test_whole_repository_is_mirrored_as_a_folder(
 def test_local_checkpoint_is_carried_in_the_mirror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.catalog import read_manifest
+    from zoo.catalogue.parse import read_manifest
     from zoo.weights.mirror import use_mirror
     from zoo.weights.pull import pull
 
@@ -237,7 +246,7 @@ def test_local_checkpoint_is_carried_in_the_mirror(
     pull([m], to=tmp_path / "m")
     (root / "testing" / "w.safetensors").unlink()
     with use_mirror(tmp_path / "m"):
-        assert hub.resolve(m).read_bytes() == b"local weights"
+        assert fetch(m).read_bytes() == b"local weights"
 
 
 # -- damaged mirrors -----------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def test_local_checkpoint_is_carried_in_the_mirror(
 @pytest.fixture
 def pulled_mirror(tmp_path: Path, server: Server) -> tuple[Path, Any, str]:
     """A mirror of one URL model: ``(mirror folder, manifest, url)``."""
-    from zoo.catalogue.catalog import read_manifest
+    from zoo.catalogue.parse import read_manifest
     from zoo.weights.pull import pull
 
     data = b"0123456789" * 1000
@@ -274,7 +283,7 @@ def test_damaged_mirror_file_is_refused_not_loaded(
     raw = file.read_bytes()
     file.write_bytes(raw[:100] + b"X" + raw[101:] if damage == "flip" else raw[: len(raw) // 2])
     with use_mirror(folder), pytest.raises(IntegrityError) as info:
-        hub.resolve(m)
+        fetch(m)
     assert "mirror" in str(info.value)
     assert "--from-lock" in str(info.value)
     assert file.exists()  # a mirror is the user's: never deleted by zoo
@@ -286,20 +295,20 @@ def test_file_listed_but_missing_from_the_mirror(pulled_mirror: tuple[Path, Any,
     folder, m, _ = pulled_mirror
     _mirror_file(folder).unlink()
     with use_mirror(folder), pytest.raises(WeightsNotAvailableError, match=r"listed in zoo\.lock"):
-        hub.resolve(m)
+        fetch(m)
 
 
 def test_model_not_in_the_mirror_is_one_clear_message(
     pulled_mirror: tuple[Path, Any, str], tmp_path: Path, server: Server
 ) -> None:
-    from zoo.catalogue.catalog import read_manifest
+    from zoo.catalogue.parse import read_manifest
     from zoo.weights.mirror import use_mirror
 
     folder, _, _ = pulled_mirror
     url = server.add("other.safetensors", b"other")
     other = read_manifest(write(tmp_path / "cat2", manifest("testing/other", {"url": url})))
     with use_mirror(folder), pytest.raises(WeightsNotAvailableError) as info:
-        hub.resolve(other)
+        fetch(other)
     err = info.value
     assert err.what == url
     assert err.looked[0] == str(folder.resolve() / LOCK_NAME)
@@ -374,7 +383,7 @@ def test_from_a_bare_lock_downloads_and_verifies(
     _another_machine(monkeypatch, tmp_path, "fresh")
     code, out, err = run_cli("pull", "--from-lock", bare / LOCK_NAME, "--json")
     assert code == 0, err
-    (row,) = json.loads(out)
+    (row,) = json.loads(out)["files"]
     assert Path(row["path"]).is_relative_to(constants.cache_dir())
     # The server now serves other bytes: the lock's sha256 refuses them.
     _another_machine(monkeypatch, tmp_path, "fresh2")
@@ -399,7 +408,7 @@ def test_timm_tag_pulled_into_a_mirror_and_loaded_without_network(
     monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
     code, out, err = run_cli("pull", "testing/tiny", "--to", tmp_path / "m", "--json")
     assert code == 0, err
-    (row,) = json.loads(out)
+    (row,) = json.loads(out)["files"]
     assert (row["source"], row["location"], row["revision"]) == ("hf", repo, COMMIT)
     _another_machine(monkeypatch, tmp_path, "other")
     model = Catalog([root]).load("testing/tiny", mirror=tmp_path / "m")

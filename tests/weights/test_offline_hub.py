@@ -13,17 +13,19 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.offline_kit import Server, hf_add, manifest, sha, write
+from tests.offline_kit import Server, fetch, hf_add, hf_path, manifest, sha, url_file, write
 from zoo import constants
-from zoo.catalogue.catalog import read_manifest
+from zoo.catalogue.parse import read_manifest
 from zoo.errors import (
     DownloadError,
+    EndpointTimeoutError,
     IntegrityError,
     LoadError,
     WeightsNotAvailableError,
 )
 from zoo.manifest import HfLocation
-from zoo.weights import hub, integrity
+from zoo.weights import integrity
+from zoo.weights.locations import url_cache_path
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -46,7 +48,7 @@ def _cache_files() -> list[str]:
 
 def test_download_leaves_only_the_file_and_records_its_hash(server: Server) -> None:
     url = server.add("w.safetensors", DATA)
-    path = hub.url_file(url, sha256=sha(DATA))
+    path = url_file(url, sha256=sha(DATA))
     assert path.read_bytes() == DATA
     # No lock file, sidecar or temporary file next to the download.
     assert _cache_files() == ["w.safetensors"]
@@ -59,75 +61,78 @@ def test_unchanged_cached_file_is_not_hashed_again(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = server.add("w.bin", DATA)
-    path = hub.url_file(url, sha256=sha(DATA))
+    path = url_file(url, sha256=sha(DATA))
     hashed: list[Path] = []
     real = integrity.sha256_of
     monkeypatch.setattr(integrity, "sha256_of", lambda p: hashed.append(p) or real(p))
-    hub.url_file(url, sha256=sha(DATA))
+    url_file(url, sha256=sha(DATA))
     assert hashed == []
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched
-    hub.url_file(url, sha256=sha(DATA))
+    url_file(url, sha256=sha(DATA))
     assert len(hashed) == 1
-    hub.url_file(url, sha256=sha(DATA))
+    url_file(url, sha256=sha(DATA))
     assert len(hashed) == 1
     assert server.hits["/w.bin"] == 1
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["sha256-declared", "no-sha256"])
-def test_truncated_cache_file_is_refused_and_removed_online(server: Server, declared: bool) -> None:
+def test_damaged_cache_file_is_fetched_again_online(
+    server: Server, declared: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     url = server.add("w.bin", DATA)
     digest = sha(DATA) if declared else None
-    path = hub.url_file(url, sha256=digest)
+    path = url_file(url, sha256=digest)
     path.write_bytes(DATA[: len(DATA) // 3])  # a disk that filled up, a copy cut short
-    with pytest.raises(IntegrityError, match="removed") as info:
-        hub.url_file(url, sha256=digest)
-    assert info.value.expected == sha(DATA)
-    assert not path.exists()
-    assert hub.url_file(url, sha256=digest).read_bytes() == DATA  # fetched again
+    with caplog.at_level("WARNING", logger="zoo"):
+        assert url_file(url, sha256=digest).read_bytes() == DATA  # fetched again
     assert server.hits["/w.bin"] == 2
+    assert "damaged" in caplog.text
+    assert str(path) in caplog.text
 
 
 def test_corrupt_cache_file_offline_is_refused_and_kept(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = server.add("w.bin", DATA)
-    path = hub.url_file(url)
+    path = url_file(url)
     path.write_bytes(b"\0" * len(DATA))
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(IntegrityError) as info:
-        hub.url_file(url)
-    assert "removed" not in str(info.value)
+        url_file(url)
+    assert not info.value.removed
+    assert "network" in str(info.value)
     assert path.exists()
 
 
-def test_truncating_server_leaves_nothing_that_looks_complete(server: Server) -> None:
+def test_truncating_server_leaves_nothing_under_the_final_name(server: Server) -> None:
     url = server.add("w.bin", DATA, mode="truncate")
     with pytest.raises(DownloadError) as info:
-        hub.url_file(url, sha256=sha(DATA))
+        url_file(url, sha256=sha(DATA))
     message = str(info.value)
     assert "cut short" in message
     assert f"of {len(DATA)} bytes" in message
-    assert "nothing was kept" in message
-    assert _cache_files() == []
+    assert "kept to resume from" in message
+    assert _cache_files() == ["w.bin.incomplete"]
 
 
-def test_stalling_server_times_out_and_leaves_nothing(
+def test_stalling_server_times_out_and_leaves_nothing_under_the_final_name(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZOO_DOWNLOAD_TIMEOUT", "0.5")
     server.stall_seconds = 3
     url = server.add("w.bin", DATA, mode="stall")
-    with pytest.raises(DownloadError, match="nothing was kept") as info:
-        hub.url_file(url)
-    assert "timed out" in str(info.value)
-    assert _cache_files() == []
+    with pytest.raises(EndpointTimeoutError) as info:
+        url_file(url)
+    assert "stopped sending for 0.5 s (ZOO_DOWNLOAD_TIMEOUT)" in str(info.value)
+    assert info.value.timeout == 0.5
+    assert _cache_files() == ["w.bin.incomplete"]
 
 
 def test_corrupting_server_is_caught_by_the_declared_hash(server: Server) -> None:
     url = server.add("w.bin", DATA, mode="corrupt")
     with pytest.raises(IntegrityError) as info:
-        hub.url_file(url, sha256=sha(DATA))
+        url_file(url, sha256=sha(DATA))
     assert info.value.expected == sha(DATA)
     assert info.value.actual != sha(DATA)
     assert _cache_files() == []
@@ -135,7 +140,7 @@ def test_corrupting_server_is_caught_by_the_declared_hash(server: Server) -> Non
 
 def test_http_error_is_a_download_error(server: Server) -> None:
     with pytest.raises(DownloadError, match="HTTP 404"):
-        hub.url_file(f"{server.base}/absent.bin")
+        url_file(f"{server.base}/absent.bin")
 
 
 # -- several processes at once -------------------------------------------------------------------
@@ -165,7 +170,7 @@ def test_threads_share_one_download(server: Server) -> None:
 
     url = server.add("w.bin", DATA, mode="slow")
     with ThreadPoolExecutor(3) as pool:
-        paths = list(pool.map(lambda _: hub.url_file(url, sha256=sha(DATA)), range(3)))
+        paths = list(pool.map(lambda _: url_file(url, sha256=sha(DATA)), range(3)))
     assert len(set(paths)) == 1
     assert server.hits["/w.bin"] == 1
 
@@ -185,8 +190,9 @@ def test_offline_url_miss_says_what_where_and_how(
     assert out == ""
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+    assert err.startswith("failed: testing/tiny: weights not available")
     assert url in err  # what
-    assert str(hub.url_cache_path(url)) in err  # where it looked
+    assert str(url_cache_path(url)) in err  # where it looked
     assert "`zoo pull testing/tiny`" in err  # how to get it
     assert "ZOO_MIRROR" in err
     assert "offline" in err
@@ -206,7 +212,7 @@ def test_offline_hf_miss_never_touches_the_network(
     monkeypatch.setenv(variable, "1")
     try:
         with pytest.raises(WeightsNotAvailableError) as info:
-            hub.hf_path(HfLocation(repo="o/absent", filename="m.safetensors"), name="testing/x")
+            hf_path(HfLocation(repo="o/absent", filename="m.safetensors"), name="testing/x")
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody connected
     finally:
@@ -221,9 +227,10 @@ def test_hf_endpoint_is_read_at_call_time(
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("ZOO_CONNECT_TIMEOUT", "1")
-    with pytest.raises(WeightsNotAvailableError) as info:
-        hub.hf_path(HfLocation(repo="o/absent", filename="m.safetensors"))
+    with pytest.raises(DownloadError) as info:
+        hf_path(HfLocation(repo="o/absent", filename="m.safetensors"))
     assert f"cannot reach http://127.0.0.1:{closed_port}" in info.value.reason
+    assert info.value.endpoint == f"http://127.0.0.1:{closed_port}"
 
 
 @pytest.mark.parametrize(
@@ -255,11 +262,11 @@ def test_corrupt_hf_blob_is_refused_offline_and_left_alone(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     snapshot = hf_add(constants.hf_hub_cache(), "o/r", {"m.safetensors": DATA}, commit=COMMIT)
     loc = HfLocation(repo="o/r", revision=COMMIT, filename="m.safetensors")
-    assert hub.hf_path(loc).read_bytes() == DATA
+    assert hf_path(loc).read_bytes() == DATA
     blob = (snapshot / "m.safetensors").resolve()
     blob.write_bytes(DATA[:1000])
     with pytest.raises(IntegrityError) as info:
-        hub.hf_path(loc, name="testing/x")
+        hf_path(loc, name="testing/x")
     assert info.value.expected == sha(DATA)
     assert "zoo pull testing/x" in str(info.value)
     assert blob.exists()
@@ -269,10 +276,10 @@ def test_whole_hf_snapshot_is_verified_file_by_file(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     files = {"config.json": b"{}", "model.safetensors": DATA}
     snapshot = hf_add(constants.hf_hub_cache(), "o/r", files, commit=COMMIT)
-    assert hub.hf_path(HfLocation(repo="o/r")) == snapshot
+    assert hf_path(HfLocation(repo="o/r")) == snapshot
     (snapshot / "model.safetensors").resolve().write_bytes(b"x" * len(DATA))
     with pytest.raises(IntegrityError):
-        hub.hf_path(HfLocation(repo="o/r"))
+        hf_path(HfLocation(repo="o/r"))
 
 
 # -- ONNX external data --------------------------------------------------------------------------
@@ -364,7 +371,7 @@ def test_onnx_external_data_is_fetched_next_to_the_model(
         (root / "testing" / "model.onnx.data").write_bytes(data)
         checkpoint = {"path": "model.onnx"}
     m = read_manifest(write(root, _onnx_manifest(checkpoint)))
-    path = hub.resolve(m)
+    path = fetch(m)
     assert (path.parent / "model.onnx.data").read_bytes() == data
     assert (_run(path) == _run(original)).all()
     if source == "url":
@@ -377,10 +384,10 @@ def test_onnx_external_data_missing_offline_names_the_side_file(
     original = _onnx_with_external_data(tmp_path / "made")
     url = server.add("m/model.onnx", original.read_bytes())
     m = read_manifest(write(tmp_path / "cat", _onnx_manifest({"url": url})))
-    hub.url_file(url)  # the model file is cached, its data file never was
+    url_file(url)  # the model file is cached, its data file never was
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(WeightsNotAvailableError) as info:
-        hub.resolve(m)
+        fetch(m)
     assert info.value.what == f"{server.base}/m/model.onnx.data"
 
 
@@ -389,7 +396,7 @@ def test_onnx_external_data_outside_the_folder_is_refused(tmp_path: Path) -> Non
     _onnx_with_external_data(root / "testing", location="../secret.data")
     m = read_manifest(write(root, _onnx_manifest({"path": "model.onnx"})))
     with pytest.raises(LoadError, match="outside its folder"):
-        hub.resolve(m)
+        fetch(m)
 
 
 def test_external_data_reader_survives_garbage(tmp_path: Path) -> None:

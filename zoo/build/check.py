@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from zoo.catalogue.validation import WARNING, Report
 from zoo.errors import ContractError, Problem, ZooError
 from zoo.manifest import Manifest
 
@@ -54,7 +55,7 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
         result.problems.append(Problem(file, path, message, code="build"))
 
     needs_file = m.wrapper.type == "onnx"
-    needs_code = m.wrapper.type == "torchhub" and getattr(m.wrapper, "source", "") == "github"
+    needs_code = m.wrapper.type == "torchhub"  # a hubconf.py runs, local or from GitHub
     if needs_code and not trust_remote_code:
         result.ok, result.skipped = (
             True,
@@ -119,3 +120,27 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
 
 def _fmt(shape: list[int | None] | list[int]) -> str:
     return "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]"
+
+
+def build_checks(
+    report: Report, *, trust_remote_code: bool = False, progress: bool = False
+) -> None:
+    """Build every valid manifest of a validation report and add the contract problems found."""
+    import sys
+
+    for m in report.manifests:
+        result = check_build(m, trust_remote_code=trust_remote_code)
+        report.problems.extend(result.problems)
+        if result.skipped:
+            report.problems.append(
+                Problem(
+                    str(m.file),
+                    "",
+                    f"build skipped: {result.skipped}",
+                    severity=WARNING,
+                    code="build_skipped",
+                )
+            )
+        if progress:
+            state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
+            sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")

@@ -11,7 +11,7 @@ import torch
 from zoo.build.indices import resolve_out_indices
 from zoo.build.loaders._base import Adapter, BuildContext, Builder, transformers_config_overrides
 from zoo.build.outputs import ZooModel
-from zoo.catalogue.catalog import read_manifest
+from zoo.catalogue.parse import read_manifest
 from zoo.errors import ContractError, UsageError
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 

@@ -92,12 +92,8 @@ def transforms(name_or_manifest: str | Path | Manifest) -> EvalTransform:
     """The evaluation transform of a model, by name, manifest file or manifest object."""
     if isinstance(name_or_manifest, Manifest):
         manifest = name_or_manifest
-    elif isinstance(name_or_manifest, Path) or str(name_or_manifest).endswith(".yaml"):
-        from zoo.catalogue.catalog import read_manifest
-
-        manifest = read_manifest(name_or_manifest, check_name=False)
     else:
         from zoo.catalogue.catalog import Catalog
 
-        manifest = Catalog().get(str(name_or_manifest))
+        manifest = Catalog().resolve(name_or_manifest)
     return EvalTransform(manifest.input)

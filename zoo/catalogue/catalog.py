@@ -1,113 +1,31 @@
-"""Find, parse and validate manifests; list, filter and look them up."""
+"""The Catalog: the manifests under one or more roots, found by name, alias or pattern.
+
+Reading only: building a model from a name is :class:`zoo.build.catalog.Catalog`'s ``load``
+(the catalogue sits below the weights and the builders in the house).
+"""
 
 from __future__ import annotations
 
+import builtins
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from zoo.catalogue._yaml import load_manifest_data, locate
-from zoo.catalogue.listing import select
+from zoo.catalogue.filters import select
+from zoo.catalogue.names import parse_ref
+from zoo.catalogue.parse import read_manifest
 from zoo.catalogue.roots import default_roots, manifest_files
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, Problem
-from zoo.manifest import WRAPPER_TYPES, Manifest
-from zoo.manifest._base import FieldError
-
-if TYPE_CHECKING:
-    from torch import nn
+from zoo.manifest import Manifest
 
 
-def _message(error: Any) -> str:
-    kind, msg = error["type"], error["msg"]
-    if kind == "missing":
-        return "field required"
-    value = error.get("input")
-    if (
-        kind == "string_type"
-        and error["loc"][-1:] == ("sha256",)
-        and isinstance(value, (int, float))
-        and not isinstance(value, bool)
-    ):
-        return f"{msg}: YAML read this sha256 as a number; put it in quotes"
-    if kind == "extra_forbidden":
-        return "unknown key (not part of the manifest format; check the spelling)"
-    if kind == "union_tag_invalid":
-        return f"unknown wrapper type {error['input'].get('type')!r}: expected one of {', '.join(WRAPPER_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"field required: type (one of {', '.join(WRAPPER_TYPES)})"
-    return str(msg).removeprefix("Value error, ")
+@dataclass
+class Selection:
+    """What a list of names and patterns selected: the manifests, and what matched nothing."""
 
-
-def _problems_from(exc: ValidationError, raw: bytes, file: str) -> list[Problem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = tuple(error["loc"])
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, FieldError):
-            loc = (*loc, *cause.loc)
-        line, column = locate(raw, loc)
-        path = ".".join(str(p) for p in loc)
-        problems.append(Problem(file, path, _message(error), line, column, code=error["type"]))
-    return problems
-
-
-def parse_manifest(raw: bytes, file: str | Path, *, check_name: bool = True) -> Manifest:
-    """Parse and validate one manifest's bytes.
-
-    Args:
-        raw: The file's content.
-        file: Its path; with ``check_name`` the manifest's ``name`` must equal
-            ``<folder>/<file stem>``.
-        check_name: Enforce that the name matches the file path.
-
-    Raises:
-        ManifestError: With every problem, each naming file, field and line.
-    """
-    shown = str(file)
-    data, problems = load_manifest_data(raw, shown)
-    if problems:
-        raise ManifestError(problems)
-    try:
-        manifest = Manifest.model_validate(data)
-    except ValidationError as exc:
-        raise ManifestError(_problems_from(exc, raw, shown)) from None
-    path = Path(file)
-    expected = f"{path.parent.name}/{path.stem}"
-    if check_name and manifest.name != expected:
-        line, column = locate(raw, ("name",))
-        raise ManifestError(
-            [
-                Problem(
-                    shown,
-                    "name",
-                    f"name {manifest.name!r} does not match the file path: expected {expected!r} "
-                    f"(a manifest lives at <root>/<group>/<name>.yaml)",
-                    line,
-                    column,
-                    code="name_mismatch",
-                )
-            ]
-        )
-    return manifest.with_file(path)
-
-
-def read_bytes(path: Path) -> bytes:
-    """A manifest file's bytes; an unreadable file is a :class:`ManifestError`."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(
-            [Problem(str(path), "", f"cannot read: {exc.strerror or exc}", code="io")]
-        ) from None
-
-
-def read_manifest(file: str | Path, *, check_name: bool = True) -> Manifest:
-    """Read and validate a manifest file (see :func:`parse_manifest`)."""
-    path = Path(file)
-    return parse_manifest(read_bytes(path), path, check_name=check_name)
+    manifests: list[Manifest] = field(default_factory=list)
+    unmatched: list[tuple[str, ModelNotFoundError | ManifestError]] = field(default_factory=list)
 
 
 class Catalog:
@@ -189,7 +107,7 @@ class Catalog:
         index = self._index()
         return isinstance(name, str) and (name in index or name in self._aliases)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Manifest]:
         return iter(self.list())
 
     def __len__(self) -> int:
@@ -230,16 +148,43 @@ class Catalog:
         chosen = select(rows, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
         return [index[row["name"]] for row in chosen]
 
-    # -- loading (imports torch) -------------------------------------------------------------
+    def resolve(self, text: str | Path) -> Manifest:
+        """The manifest a user means: a catalogue name or alias, ``timm/<arch>[.<tag>]``, or the
+        path of a manifest file (read without requiring its name to match its path).
 
-    def load(self, name: str, *, mirror: str | Path | None = None, **kwargs: Any) -> nn.Module:
-        """Build a model by name; see :func:`zoo.load_manifest` for the arguments.
-
-        ``mirror``: a folder made by ``zoo pull --to`` to read the weights from, with no
-        network (default: ``ZOO_MIRROR``, if set).
+        Raises:
+            ModelNotFoundError: No such name (with suggestions).
+            ManifestError: The file (or the named entry's file) is invalid or unreadable.
         """
-        from zoo.build.pipeline import load_manifest
-        from zoo.weights.mirror import use_mirror
+        ref = parse_ref(text)
+        if ref.kind == "file":
+            assert ref.path is not None
+            return read_manifest(ref.path, check_name=False)
+        return self.get(ref.text)
 
-        with use_mirror(mirror):
-            return load_manifest(self.get(name), **kwargs)
+    def select(self, names: Sequence[str]) -> Selection:
+        """Manifests by name, alias or fnmatch pattern (``pathology/*``, ``timm/eva02*``), each
+        once, in the order asked; names and patterns that match nothing are listed, not raised."""
+        chosen: dict[str, Manifest] = {}
+        selection = Selection()
+        for name in names:
+            try:
+                for m in self._matching(name):
+                    chosen.setdefault(m.name, m)
+            except (ModelNotFoundError, ManifestError) as exc:
+                selection.unmatched.append((name, exc))
+        selection.manifests = list(chosen.values())
+        return selection
+
+    def _matching(self, name: str) -> builtins.list[Manifest]:
+        if not any(c in name for c in "*?["):
+            return [self.get(name)]
+        found = self.list(name)
+        if name.startswith("timm/"):
+            from zoo.catalogue import timm_registry
+
+            known = {m.name for m in found}
+            found += [self.get(n) for n in timm_registry.names(name) if n not in known]
+        if not found:
+            raise ModelNotFoundError(name, self.suggest(name))
+        return found

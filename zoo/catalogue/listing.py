@@ -18,7 +18,6 @@ costs speed, never a failure.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -140,27 +139,3 @@ def summaries(roots: Sequence[str | Path] | None = None) -> tuple[list[Row], lis
         }
         _write(path, data)
     return rows, problems
-
-
-def select(
-    rows: Iterable[Row],
-    pattern: str | None = None,
-    *,
-    group: str | None = None,
-    wrapper: str | None = None,
-    tag: str | None = None,
-    commercial: bool | None = None,
-) -> list[Row]:
-    """The summaries matching every filter given, as :meth:`zoo.catalogue.catalog.Catalog.list` selects."""
-    return [
-        row
-        for row in rows
-        if (
-            pattern is None
-            or any(fnmatch.fnmatchcase(n, pattern) for n in (row["name"], *row["aliases"]))
-        )
-        and (group is None or row["group"] == group)
-        and (wrapper is None or row["wrapper"] == wrapper)
-        and (tag is None or tag in row["tags"])
-        and (commercial is None or row["commercial"] == commercial)
-    ]

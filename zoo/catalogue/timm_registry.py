@@ -188,3 +188,26 @@ def manifest_for(name: str) -> Manifest:
     from zoo.manifest import Manifest
 
     return Manifest.model_validate(data)
+
+
+def pretrained_location(arch: str, tag: str) -> tuple[str, str, str | None]:
+    """Where timm keeps the weights of ``<arch>.<tag>``: ``("hf", repo, filename or None)`` or
+    ``("url", url, None)`` (imports timm).
+
+    Raises:
+        ModelNotFoundError: timm has no such architecture, or no such tag for it (the message
+            lists the tags it has).
+    """
+    cfg = _cfg(f"{PREFIX}{arch}.{tag}")
+    if cfg is not None and cfg.hf_hub_id:
+        return "hf", str(cfg.hf_hub_id).split("@")[0], getattr(cfg, "hf_hub_filename", None)
+    if cfg is not None and cfg.url:
+        return "url", str(cfg.url), None
+    raise ModelNotFoundError(f"{PREFIX}{arch}.{tag}", [])
+
+
+def timm_imported() -> bool:
+    """Whether timm is already imported (asking its registry then costs nothing)."""
+    import sys
+
+    return "timm" in sys.modules

@@ -6,13 +6,31 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from zoo.catalogue.catalog import parse_manifest, read_bytes, read_manifest
+from zoo.catalogue.parse import parse_manifest, read_bytes, read_manifest
 from zoo.catalogue.roots import default_roots, manifest_files, manifest_relative
 from zoo.errors import ManifestError, Problem
 from zoo.manifest import Manifest
 
 WARNING = "warning"
+
+
+class WeightsRules(Protocol):
+    """What validation asks the weights layer (:mod:`zoo.weights.sources` implements it).
+
+    Passed in rather than imported: the catalogue sits below the weights layer in the house,
+    and every checkpoint-kind decision belongs to the weights layer's one dispatch.
+    """
+
+    def identity(self, manifest: Manifest, /) -> str | None:
+        """A string equal for two manifests that declare the same weights."""
+        ...
+
+    def advice(self, manifest: Manifest, /) -> list[Problem]:
+        """Problems of a manifest's checkpoint declaration (unpinned, unverifiable, escaping)."""
+        ...
+
 
 #: A comment line that marks something left to fill in (``zoo new`` writes them).
 TODO_LINE = re.compile(r"^\s*#\s*TODO\b:?\s*(?P<text>.*)$")
@@ -77,47 +95,26 @@ def advice(m: Manifest) -> list[Problem]:
         found.append(
             _warn(m, "paper", "no paper: cite the publication (or the model card)", "no_paper")
         )
-    ckpt = m.checkpoint
-    if ckpt is not None:
-        if ckpt.hf is not None and ckpt.hf.revision is None:
+    wrapper = m.wrapper
+    if getattr(wrapper, "type", "") == "torchhub" and getattr(wrapper, "source", "") == "local":
+        repo = str(getattr(wrapper, "repo", ""))
+        if Path(repo).expanduser().is_absolute():
             found.append(
                 _warn(
                     m,
-                    "checkpoint.hf.revision",
-                    "unpinned: the weights can change under you; pin a commit sha",
-                    "unpinned_revision",
-                )
-            )
-        if ckpt.url is not None and ckpt.sha256 is None:
-            found.append(
-                _warn(
-                    m,
-                    "checkpoint.sha256",
-                    "no sha256: the download cannot be verified",
-                    "no_sha256",
-                )
-            )
-        if ckpt.path is not None and Path(ckpt.path).expanduser().is_absolute():
-            found.append(
-                _warn(
-                    m,
-                    "checkpoint.path",
-                    "an absolute path only exists on your machine: publish the weights "
-                    "(checkpoint.hf with a pinned revision, or url + sha256) before sharing",
+                    "wrapper.repo",
+                    "an absolute hubconf folder only exists on your machine, and its code runs at "
+                    "load time (with --trust-remote-code): keep it inside the catalogue",
                     "absolute_path",
                 )
             )
-        elif (
-            ckpt.path is not None
-            and m.file is not None
-            and not manifest_relative(m.file, ckpt.path)[1]
-        ):
+        elif m.file is not None and not manifest_relative(m.file, repo)[1]:
             found.append(
                 Problem(
                     str(m.file),
-                    "checkpoint.path",
-                    "a relative path must stay inside the catalogue root (no `..` or symlink "
-                    "out of it); use an absolute path to point elsewhere",
+                    "wrapper.repo",
+                    "a relative hubconf folder must stay inside the catalogue root (no `..` or "
+                    "symlink out of it); use an absolute path to point elsewhere",
                     code="path_escape",
                 )
             )
@@ -145,24 +142,7 @@ def todo_markers(file: str, text: str) -> list[Problem]:
     return found
 
 
-def weights_key(m: Manifest) -> str | None:
-    """A string equal for two manifests that declare the same weights (None: random init)."""
-    ckpt = m.checkpoint
-    if ckpt is None:
-        return None
-    if ckpt.sha256:
-        return f"sha256:{ckpt.sha256}"
-    if ckpt.hf is not None:
-        return f"hf:{ckpt.hf.repo}@{ckpt.hf.revision or ''}/{ckpt.hf.filename or ''}"
-    if ckpt.url is not None:
-        return f"url:{ckpt.url}"
-    if ckpt.timm is not None:
-        arch = getattr(m.wrapper, "architecture", "")
-        return f"timm:{arch}.{ckpt.timm}"
-    return None
-
-
-def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
+def cross_checks(manifests: Sequence[Manifest], weights: WeightsRules) -> list[Problem]:
     """Problems that only show across files: duplicate names or aliases, undeclared shared weights."""
     problems: list[Problem] = []
     claimed: dict[str, Manifest] = {}
@@ -192,7 +172,7 @@ def cross_checks(manifests: Sequence[Manifest]) -> list[Problem]:
                     code="unknown_reference",
                 )
             )
-        key = weights_key(m)
+        key = weights.identity(m)
         if key is None:
             continue
         first = by_weights.setdefault(key, m)
@@ -213,11 +193,14 @@ def _key(path: str | Path | None) -> Path:
     return Path(path or "").resolve()
 
 
-def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -> Report:
+def validate_files(
+    files: Iterable[Path], *, weights: WeightsRules, context: Sequence[Manifest] = ()
+) -> Report:
     """Validate manifest files.
 
     Args:
         files: The files to check.
+        weights: The weights layer's rules (:mod:`zoo.weights.sources`).
         context: Other valid manifests (e.g. the rest of the catalogue) included in
             the cross-catalogue checks, without being reported on themselves.
     """
@@ -230,7 +213,7 @@ def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -
             report.problems.extend(exc.problems)
             continue
         report.manifests.append(m)
-        advised = advice(m)
+        advised = advice(m) + weights.advice(m)
         report.problems.extend(advised)
         # A TODO about a field that already draws a warning would say the same thing twice.
         fields = {p.path.split(".")[0] for p in advised}
@@ -243,7 +226,7 @@ def validate_files(files: Iterable[Path], *, context: Sequence[Manifest] = ()) -
     # The context comes first: a clash between a checked file and the rest of the
     # catalogue is then reported on the checked file (cross_checks blames the later one).
     everyone = [m for m in context if _key(m.file) not in checked] + list(report.manifests)
-    report.problems.extend(p for p in cross_checks(everyone) if _key(p.file) in checked)
+    report.problems.extend(p for p in cross_checks(everyone, weights) if _key(p.file) in checked)
     return report
 
 
@@ -262,16 +245,18 @@ def catalogue_manifests(roots: Iterable[Path], *, exclude: Iterable[Path] = ()) 
     return found
 
 
-def validate_paths(paths: Sequence[str | Path] = ()) -> Report:
+def validate_paths(paths: Sequence[str | Path] = (), *, weights: WeightsRules) -> Report:
     """Validate the manifests under files or folders (default: every catalogue root).
 
     Files given by path are also checked against every catalogue root (the
     bundled catalogue and ``ZOO_CATALOG_PATH``) for clashing names, aliases and weights.
     """
     if not paths:
-        return validate_files(manifest_files(default_roots()))
+        return validate_files(manifest_files(default_roots()), weights=weights)
     files = manifest_files(Path(p) for p in paths)
-    return validate_files(files, context=catalogue_manifests(default_roots(), exclude=files))
+    return validate_files(
+        files, weights=weights, context=catalogue_manifests(default_roots(), exclude=files)
+    )
 
 
 def _shown(path: Path, cwd: Path) -> Path:
@@ -283,7 +268,11 @@ def _shown(path: Path, cwd: Path) -> Path:
 
 
 def validate_changed(
-    paths: Sequence[str | Path] = (), *, base: str | None = None, cwd: Path | None = None
+    paths: Sequence[str | Path] = (),
+    *,
+    weights: WeightsRules,
+    base: str | None = None,
+    cwd: Path | None = None,
 ) -> Report:
     """Validate only the manifests changed since a git ref; cross-check them against all.
 
@@ -311,35 +300,11 @@ def validate_changed(
 
     files = [_shown(p, shown_from) for p in changes.changed if in_scope(p) and p.is_file()]
     everywhere = [*roots, *default_roots()] if paths else roots
-    report = validate_files(files, context=catalogue_manifests(everywhere, exclude=files))
+    report = validate_files(
+        files, weights=weights, context=catalogue_manifests(everywhere, exclude=files)
+    )
     report.base = changes.base
     report.deleted = [
         _shown(p, shown_from) for p in changes.deleted if in_scope(p) and not p.exists()
     ]
     return report
-
-
-def build_checks(
-    report: Report, *, trust_remote_code: bool = False, progress: bool = False
-) -> None:
-    """Build every valid manifest of the report and add the contract problems found (imports torch)."""
-    import sys
-
-    from zoo.build.check import check_build
-
-    for m in report.manifests:
-        result = check_build(m, trust_remote_code=trust_remote_code)
-        report.problems.extend(result.problems)
-        if result.skipped:
-            report.problems.append(
-                Problem(
-                    str(m.file),
-                    "",
-                    f"build skipped: {result.skipped}",
-                    severity=WARNING,
-                    code="build_skipped",
-                )
-            )
-        if progress:
-            state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
-            sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")

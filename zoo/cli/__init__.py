@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 1
+        # click turns Ctrl-C (KeyboardInterrupt) into Abort: exit as an interrupted program does.
+        click.echo("interrupted", err=True)
+        return 130
     except ZooError as exc:
         if constants.debug():
             raise

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from zoo.catalogue import listing
+from zoo.catalogue.filters import select
 from zoo.catalogue.listing import WRAPPER_TYPES
 from zoo.cli._output import Output
 
@@ -44,9 +45,7 @@ def list_command(
     """List the catalogue, optionally filtered (PATTERN is a glob on names, e.g. 'pathology/*')."""
     out = Output(as_json=as_json)
     everything, problems = listing.summaries()
-    rows = listing.select(
-        everything, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial
-    )
+    rows = select(everything, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
     if (
         pattern is not None
         and pattern.startswith("timm/")

@@ -68,9 +68,15 @@ def validate_command(
     if base is not None and not changed:
         raise click.UsageError("--base only makes sense with --changed")
     out = Output(as_json=as_json)
-    report = validate_changed(paths, base=base) if changed else validate_paths(paths)
+    from zoo.weights import sources
+
+    report = (
+        validate_changed(paths, base=base, weights=sources)
+        if changed
+        else validate_paths(paths, weights=sources)
+    )
     if build:
-        from zoo.catalogue.validation import build_checks
+        from zoo.build.check import build_checks
 
         build_checks(
             report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text"

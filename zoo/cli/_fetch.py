@@ -14,23 +14,12 @@ if TYPE_CHECKING:
     from zoo.manifest import Manifest
 
 
-def _select(names: tuple[str, ...]) -> list[Manifest]:
-    """Manifests by name, alias or fnmatch pattern (``pathology/*``)."""
+def _select(names: tuple[str, ...]) -> tuple[list[Manifest], list[tuple[str, Exception]]]:
+    """Manifests by name, alias or pattern (``pathology/*``, ``timm/eva02*``), and what matched nothing."""
     from zoo.catalogue.catalog import Catalog
-    from zoo.errors import ModelNotFoundError
 
-    catalog = Catalog()
-    chosen = []
-    for name in names:
-        if any(c in name for c in "*?["):
-            matched = catalog.list(name)
-            if not matched:
-                raise ModelNotFoundError(name, catalog.suggest(name))
-            chosen.extend(matched)
-        else:
-            chosen.append(catalog.get(name))
-    unique = {m.name: m for m in chosen}
-    return list(unique.values())
+    selection = Catalog().select(names)
+    return selection.manifests, list(selection.unmatched)
 
 
 def _size(n: int) -> str:
@@ -56,7 +45,12 @@ def _size(n: int) -> str:
     type=click.Path(exists=True, path_type=Path),
     help="Fetch exactly what a zoo.lock lists (from beside the lock, else the network).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the files.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: the files verified, the models that failed (with why), those without weights.",
+)
 def pull_command(
     names: tuple[str, ...], to: Path | None, from_lock: Path | None, as_json: bool
 ) -> None:
@@ -72,17 +66,27 @@ def pull_command(
         raise click.UsageError("give model NAMES or --from-lock FILE (one of the two)")
     out = Output(as_json=as_json)
     if from_lock is not None:
-        pulled = pull.pull_lock(from_lock, to=to)
+        report = pull.pull_lock(from_lock, to=to)
     else:
-        manifests = _select(names)
-        pulled = pull.pull(manifests, to=to)
-        skipped = [m.name for m in manifests if m.checkpoint is None]
-        if skipped and not as_json:
-            out.message(f"no weights to fetch (random init): {', '.join(skipped)}")
-    rows: list[dict[str, Any]] = [p.row() for p in pulled]
+        manifests, unmatched = _select(names)
+        report = pull.pull(manifests, to=to)
+        report.failed[:0] = [pull.Failure(name, str(exc)) for name, exc in unmatched]
+    rows: list[dict[str, Any]] = [p.row() for p in report.pulled]
+    failed = [f.row() for f in report.failed]
     if as_json:
-        out.json(rows)
-        return
+        out.json({"files": rows, "failed": failed, "skipped": report.skipped})
+    else:
+        if report.skipped:
+            out.message(f"no weights to fetch (random init): {', '.join(report.skipped)}")
+        if rows or not failed:
+            _files_table(out, rows, to)
+        for failure in failed:
+            out.message(f"failed: {failure['name']}: {failure['reason']}")
+    if failed:
+        sys.exit(1)
+
+
+def _files_table(out: Output, rows: list[dict[str, Any]], to: Path | None) -> None:
     shown = [{**r, "size": _size(int(r["size"])), "sha256": str(r["sha256"])[:12]} for r in rows]
     out.table(
         shown,
@@ -94,7 +98,7 @@ def pull_command(
             ("sha256", "sha256"),
             ("path", "path"),
         ],
-        empty="nothing to fetch",
+        empty="nothing fetched",
     )
     where = f" into the mirror {to}" if to is not None else ""
     out.message(f"{len(rows)} file(s) verified{where}")
@@ -110,7 +114,9 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
     """
     from zoo.run import doctor
 
-    manifests = _select(names) if names else _all()
+    manifests, unmatched = _select(names) if names else (_all(), [])
+    if unmatched:
+        raise unmatched[0][1]
     report = doctor.diagnose(manifests)
     out = Output(as_json=as_json)
     if as_json:

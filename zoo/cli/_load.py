@@ -68,20 +68,17 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
+    from zoo.build.catalog import Catalog
     from zoo.build.indices import parse_out_indices
-    from zoo.catalogue.catalog import Catalog
 
     out = Output(as_json=as_json)
     indices = parse_out_indices(out_indices)
     size = _sizes(input_size)
-    catalog = Catalog()
-    manifest = catalog.get(name)
-
     import torch
 
     start = time.perf_counter()
-    model = catalog.load(
-        manifest.name,
+    model = Catalog().load(
+        name,
         out_indices=indices,
         pretrained=not random_init,
         device=device,
@@ -90,6 +87,7 @@ def load_command(
         mirror=mirror,
     )
     build_seconds = time.perf_counter() - start
+    manifest = model.manifest
     h, w = size or manifest.input.size
     x = torch.randn(batch, manifest.input.in_chans, h, w, device=device)
     start = time.perf_counter()

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.build.catalog import Catalog
 from zoo.build.outputs import tokens_to_map
-from zoo.catalogue.catalog import Catalog
 from zoo.compat._eva_base import BaseModel
 from zoo.compat._eva_wrappers import (
     HuggingFaceModel,

@@ -266,6 +266,22 @@ class Manifest(StrictModel):
                     ("checkpoint", "hf"),
                     "an onnx wrapper needs its model file in checkpoint.path, url or hf.filename",
                 )
+            ignored = [
+                name
+                for name, given in (
+                    ("key", ckpt.key is not None),
+                    ("remap", ckpt.remap != Remap()),
+                    ("strict", not ckpt.strict),
+                    ("format", ckpt.format != "auto"),
+                )
+                if given
+            ]
+            if ignored:
+                raise FieldError(
+                    ("checkpoint", ignored[0]),
+                    f"checkpoint.{ignored[0]} cannot apply to an onnx wrapper: the ONNX file is run "
+                    "as it is (its weights are inside the graph); remove it",
+                )
             if self.output.feature_levels > len(wrapper.hidden_states):
                 raise FieldError(
                     ("output", "feature_levels"),
@@ -283,6 +299,17 @@ class Manifest(StrictModel):
                     ("checkpoint", "hf", "filename"),
                     "a transformers checkpoint is a whole repository: remove hf.filename",
                 )
+        if (
+            ckpt is not None
+            and ckpt.hf is not None
+            and ckpt.hf.filename is None
+            and not isinstance(wrapper, TransformersWrapper)
+        ):
+            raise FieldError(
+                ("checkpoint", "hf", "filename"),
+                f"a {wrapper.type} wrapper loads one weights file: set checkpoint.hf.filename "
+                "(only a transformers wrapper takes a whole repository)",
+            )
         if isinstance(wrapper, TimmWrapper):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:

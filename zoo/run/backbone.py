@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -62,10 +61,6 @@ def resolve_out_indices(value: Any, *, use_env: bool = True) -> Any:
         raise UsageError(f"environment variable {variable}: {exc}") from None
     log.info("zoo.Backbone: %s=%s overrides out_indices=%r", variable, raw, value)
     return parsed
-
-
-def _is_manifest_file(name: str) -> bool:
-    return name.endswith((".yaml", ".yml")) or Path(name).is_file()
 
 
 class Backbone(nn.Module):
@@ -116,17 +111,9 @@ class Backbone(nn.Module):
             "dtype": dtype,
             "trust_remote_code": trust_remote_code,
         }
-        model: nn.Module
-        if _is_manifest_file(self.name):
-            from zoo.build.pipeline import load_manifest
+        from zoo.build.catalog import Catalog
 
-            model = load_manifest(self.name, **kwargs)
-        else:
-            from zoo.catalogue.catalog import Catalog
-
-            model = Catalog().load(self.name, **kwargs)
-        assert isinstance(model, ZooModel)
-        self.model = model
+        self.model: ZooModel = Catalog().load(self.name, **kwargs)
 
     @property
     def manifest(self) -> Manifest:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from zoo import constants
-from zoo.errors import WeightsNotAvailableError
-from zoo.manifest import HfLocation, Manifest
-from zoo.weights import hub, mirror
+from zoo.manifest import Manifest
+from zoo.weights import locations, mirror
+from zoo.weights.sources import source_of
 
 #: wrapper type -> (extra to install, top-level modules it needs)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -26,7 +26,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "function": ("torch", ("torch", "safetensors")),
 }
 
-#: Weights states that a load can use without network (``missing`` and ``unknown`` need it).
+#: Weights states that a load can use without network (``missing`` needs it).
 AVAILABLE = ("mirrored", "cached", "local", "none")
 
 
@@ -38,51 +38,22 @@ def _installed(module: str) -> bool:
 
 
 def hf_token_present() -> bool:
-    """Whether huggingface_hub finds a token (``HF_TOKEN`` or its token file); the token is not read out."""
-    try:
-        from huggingface_hub import get_token
-    except ImportError:  # pragma: no cover - a base dependency
-        return False
-    return get_token() is not None
+    """Whether a Hugging Face token is set (``HF_TOKEN`` or the login's token file); never shown."""
+    return constants.hf_token() is not None
 
 
-def weights_state(manifest: Manifest, active: mirror.Mirror | None) -> tuple[str, str | None]:
-    """Where a manifest's weights are: ``(state, path)``; state is one of
-    ``mirrored``, ``cached``, ``local``, ``none`` (random init), ``missing``, ``unknown``."""
-    ckpt = manifest.checkpoint
-    if ckpt is None:
+def weights_state(manifest: Manifest) -> tuple[str, str | None]:
+    """Where a manifest's weights are: ``(state, path)``; state is one of ``mirrored``,
+    ``cached``, ``local``, ``none`` (random init), ``missing`` or ``unknown`` (a timm tag whose
+    host only timm's registry knows). Disk only: the weights
+    source answers (:meth:`zoo.weights.sources.Source.locate`)."""
+    source = source_of(manifest)
+    if source is None:
         return "none", None
-    if active is not None:
-        entry = None
-        if ckpt.url is not None:
-            entry = active.find_url(ckpt.url)
-        elif ckpt.hf is not None and ckpt.hf.filename:
-            entry = active.find_hf_file(ckpt.hf)
-        elif ckpt.hf is not None:
-            folder = active.find_folder("hf", ckpt.hf.repo, ckpt.hf.revision)
-            if folder is not None:
-                return "mirrored", str(folder[0])
-        elif ckpt.path is not None:
-            entry = active.find_local(ckpt.path, manifest.name)
-        else:
-            entry = next((e for e in active.entries if e.name == manifest.name), None)
-        if entry is not None:
-            return "mirrored", str(active.path_of(entry))
-    if ckpt.url is not None:
-        dest = hub.url_cache_path(ckpt.url)
-        return ("cached", str(dest)) if dest.is_file() else ("missing", None)
-    if ckpt.hf is not None:
-        found = hub.hf_cached(ckpt.hf)
-        return ("cached", str(found)) if found is not None else ("missing", None)
-    if ckpt.timm is not None:
-        # Most timm weights live in the Hub repo timm/<architecture>.<tag>; asking timm would import torch.
-        arch = getattr(manifest.wrapper, "architecture", "")
-        found = hub.hf_cached(HfLocation(repo=f"timm/{arch}.{ckpt.timm}"))
-        return ("cached", str(found)) if found is not None else ("unknown", None)
-    try:
-        return "local", str(hub.local_path(manifest, ckpt.path or ""))
-    except WeightsNotAvailableError:
+    found = source.locate()
+    if found is None:
         return "missing", None
+    return found.state, str(found.path) if found.path is not None else None
 
 
 def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
@@ -94,7 +65,7 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
     for m in manifests:
         extra, modules = EXTRAS.get(m.wrapper.type, ("torch", ("torch",)))
         missing_modules = [mod for mod in modules if not _installed(mod)]
-        state, where = weights_state(m, active)
+        state, where = weights_state(m)
         here = state in AVAILABLE
         blocked = m.gated and not here and not token
         problems = []
@@ -131,4 +102,4 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
 
 def offline_now() -> bool:
     """Whether loads run without network (offline variables, or a mirror in use)."""
-    return hub.offline()
+    return locations.offline()

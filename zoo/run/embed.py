@@ -95,7 +95,7 @@ def load_model(config: EmbedConfig) -> ZooModel:
         from zoo.build.pipeline import load_manifest
 
         return load_manifest(config.name, **kwargs)
-    from zoo.catalogue.catalog import Catalog
+    from zoo.build.catalog import Catalog
 
     model = Catalog().load(config.name, **kwargs)
     assert isinstance(model, ZooModel)

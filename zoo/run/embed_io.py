@@ -20,7 +20,7 @@ import torch
 from zoo import __version__
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.manifest import Manifest
-from zoo.weights import hub, integrity
+from zoo.weights.sources import source_of
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -274,38 +274,29 @@ def manifest_sha256(manifest: Manifest) -> tuple[str, str]:
 
 
 def weights_info(manifest: Manifest, pretrained: bool) -> dict[str, Any]:
-    """Where the weights came from: source, sha256 and revision where they can be known offline."""
-    ckpt = manifest.checkpoint
-    if ckpt is None or not pretrained:
+    """Where the weights came from: the manifest field, the location, and every file with its
+    sha256 (and Hub commit). The weights source answers; after a load its files are on disk, so
+    nothing is fetched and hashes come from zoo's verification records."""
+    source = source_of(manifest)
+    if source is None or not pretrained:
         return {"source": "none", "note": "random initialization"}
-    info: dict[str, Any] = {
-        "source": ckpt.source,
-        "sha256": ckpt.sha256,
-        "revision": ckpt.hf.revision if ckpt.hf is not None else None,
+    files = source.files()
+    return {
+        "source": source.kind,
+        "field": source.field,
+        "location": source.describe(),
+        "sha256": files[0].sha256 if len(files) == 1 else None,
+        "revision": next((f.revision for f in files if f.revision), None),
+        "files": [
+            {
+                "location": f.location,
+                "file": f.filename,
+                "revision": f.revision,
+                "sha256": f.sha256,
+            }
+            for f in files
+        ],
     }
-    if ckpt.timm is not None:
-        info["timm_tag"] = ckpt.timm
-        return info
-    if ckpt.hf is not None:
-        info["repo"] = ckpt.hf.repo
-    elif ckpt.url is not None:
-        info["url"] = ckpt.url
-    if ckpt.hf is not None and ckpt.hf.filename is None:
-        found = hub.hf_cached(ckpt.hf)  # a whole repository: never fetch it again here
-    else:
-        found = hub.resolve(manifest)  # already on disk: the model was just loaded from it
-    if found is None:
-        return info
-    if ckpt.hf is not None:
-        info["revision"] = hub.hf_commit(found, ckpt.hf.filename) or info["revision"]
-    if found.is_file():
-        info["sha256"] = info["sha256"] or integrity.file_sha256(found)
-    else:
-        info["files"] = {
-            p.relative_to(found).as_posix(): integrity.file_sha256(p)
-            for p in sorted(found.rglob("*.safetensors"))
-        }
-    return info
 
 
 _VERSIONED = (

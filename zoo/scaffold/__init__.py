@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from zoo.catalogue.catalog import parse_manifest
+from zoo.catalogue.parse import parse_manifest
 from zoo.errors import ManifestExistsError, UsageError
 from zoo.manifest import Manifest
 from zoo.manifest._base import MODEL_NAME_PATTERN
@@ -56,13 +56,14 @@ def target_path(name: str, root: Path) -> Path:
 
 def _same_weights(manifest: Manifest, root: Path, target: Path) -> Manifest | None:
     from zoo.catalogue.roots import default_roots
-    from zoo.catalogue.validation import catalogue_manifests, weights_key
+    from zoo.catalogue.validation import catalogue_manifests
+    from zoo.weights.sources import identity
 
-    key = weights_key(manifest)
+    key = identity(manifest)
     if key is None:
         return None
     others = catalogue_manifests([root, *default_roots()], exclude=[target])
-    return next((m for m in others if weights_key(m) == key), None)
+    return next((m for m in others if identity(m) == key), None)
 
 
 def write_draft(source: str, name: str, root: Path, *, force: bool = False) -> Path:

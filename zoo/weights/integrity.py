@@ -1,8 +1,10 @@
-"""File integrity: streamed sha256 and cheap re-verification.
+"""File integrity: streamed hashes, cheap re-verification, and what vouches for a file's content.
 
-Each verified file has a record in ``<ZOO_HOME>/verified`` (size, mtime, sha256); while
-size and mtime are unchanged the hash is not recomputed. Nothing is written next to the
-weights, in the Hugging Face cache or in a mirror.
+Each file zoo verified or downloaded has a record in ``<ZOO_HOME>/verified`` (path, size,
+mtime, sha256). While size and mtime are unchanged the hash is not recomputed. A download
+records the hash of what arrived, so the record is also the file's *own* voucher: a file
+that still matches its record is intact, whatever a manifest claims. Nothing is written
+next to the weights, in the Hugging Face cache or in a mirror.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ from zoo import constants
 from zoo.errors import IntegrityError
 
 CHUNK = 1 << 20
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 def sha256_of(path: Path) -> str:
@@ -29,6 +35,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def git_blob_sha1(path: Path) -> str:
+    """The git object id of a file's content (how the Hub names small, non-LFS files)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(f"blob {path.stat().st_size}\0".encode())
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_sha256(text: str) -> bool:
+    """Whether ``text`` is 64 lowercase hexadecimal digits."""
+    return bool(_SHA256.fullmatch(text))
+
+
 def state_file(kind: str, key: str, suffix: str) -> Path:
     """A file of zoo's own bookkeeping (``<ZOO_HOME>/<kind>/``), never next to the weights."""
     return constants.zoo_home() / kind / (hashlib.sha256(key.encode()).hexdigest()[:32] + suffix)
@@ -38,7 +59,9 @@ def _record_file(real: Path) -> Path:
     return state_file("verified", str(real), ".json")
 
 
-def _read_record(real: Path) -> dict[str, Any] | None:
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The verification record of a file (``sha256``, ``size``, ``mtime_ns``), if there is one."""
+    real = path.resolve()
     with contextlib.suppress(OSError, ValueError):
         record = json.loads(_record_file(real).read_text())
         if isinstance(record, dict) and record.get("path") == str(real):
@@ -46,8 +69,9 @@ def _read_record(real: Path) -> dict[str, Any] | None:
     return None
 
 
-def write_record(real: Path, sha256: str) -> None:
-    """Remember that ``real`` (as it is now: size and mtime) has this sha256."""
+def write_record(path: Path, sha256: str) -> None:
+    """Remember that ``path`` (as it is now: size and mtime) has this sha256."""
+    real = path.resolve()
     stat = real.stat()
     record = {
         "path": str(real),
@@ -63,59 +87,102 @@ def write_record(real: Path, sha256: str) -> None:
         tmp.replace(file)
 
 
-def verify(
-    path: Path, expected: str | None = None, *, remove_bad: bool = False, fix: str = ""
-) -> str | None:
-    """Check a file's sha256, cheaply when it was verified before and is unchanged.
+def forget(path: Path) -> None:
+    """Drop a file's record (the file is gone or replaced)."""
+    _record_file(path.resolve()).unlink(missing_ok=True)
 
-    Each verified file has a record (in ``<ZOO_HOME>/verified``) of its size,
-    mtime and hash; while size and mtime match, the hash is not recomputed.
-    Without ``expected`` the file is compared with its record, if it has one
-    (a download records the hash of what arrived), so a cached file that was
-    truncated or overwritten is caught even when the manifest gives no sha256.
+
+def _unchanged(record: dict[str, Any] | None, path: Path) -> bool:
+    if record is None:
+        return False
+    stat = path.resolve().stat()
+    return bool(record.get("size") == stat.st_size and record.get("mtime_ns") == stat.st_mtime_ns)
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256: its record's while size and mtime are unchanged, else computed and recorded."""
+    record = read_record(path)
+    if record is not None and _unchanged(record, path):
+        return str(record["sha256"])
+    actual = sha256_of(path.resolve())
+    if record is None or record.get("sha256") == actual:
+        write_record(path, actual)
+    return actual
+
+
+def recorded(path: Path) -> str | None:
+    """The sha256 a file had when zoo last verified or downloaded it (``None``: never seen)."""
+    record = read_record(path)
+    return str(record["sha256"]) if record is not None else None
+
+
+def check(
+    path: Path, expected: str | None = None, *, fix: str = "", declared_by: str = ""
+) -> str | None:
+    """Check a file against ``expected`` (default: its own record), cheaply when unchanged.
+
+    Never removes anything: what to do about a mismatch is the caller's decision,
+    because only the caller knows whose file it is and who else vouches for it.
 
     Returns:
         The file's sha256, or ``None`` when there was nothing to compare with.
 
     Raises:
-        IntegrityError: The content differs (the file is removed when ``remove_bad``).
+        IntegrityError: The content differs (``removed=False``).
     """
-    real = path.resolve()
-    stat = real.stat()
-    record = _read_record(real)
+    record = read_record(path)
     if expected is None:
         if record is None:
             return None
         expected = str(record["sha256"])
-    if (
-        record is not None
-        and record.get("sha256") == expected
-        and record.get("size") == stat.st_size
-        and record.get("mtime_ns") == stat.st_mtime_ns
-    ):
+    if record is not None and record.get("sha256") == expected and _unchanged(record, path):
         return expected
-    actual = sha256_of(real)
+    actual = sha256_of(path.resolve())
     if actual != expected:
-        if remove_bad:
-            path.unlink(missing_ok=True)
-            _record_file(real).unlink(missing_ok=True)
-        size = "" if record is None else f" (size {stat.st_size}, recorded {record.get('size')})"
-        raise IntegrityError(str(path) + size, expected, actual, removed=remove_bad, fix=fix)
-    write_record(real, actual)
+        raise IntegrityError(
+            str(path), expected, actual, removed=False, fix=fix, declared_by=declared_by
+        )
+    if record is None or record.get("sha256") == actual or not _unchanged(record, path):
+        write_record(path, actual)
     return actual
 
 
-def file_sha256(path: Path) -> str:
-    """A file's sha256: its record's while size and mtime are unchanged, else computed and recorded."""
+def hub_blob_name(path: Path) -> str | None:
+    """The content hash a Hugging Face cache blob is named by (sha256 for LFS files, the git
+    object id for small files), or ``None`` when the path is not such a blob."""
     real = path.resolve()
-    stat = real.stat()
-    record = _read_record(real)
-    if (
-        record is not None
-        and record.get("size") == stat.st_size
-        and record.get("mtime_ns") == stat.st_mtime_ns
-    ):
-        return str(record["sha256"])
-    actual = sha256_of(real)
-    write_record(real, actual)
-    return actual
+    if real.parent.name != "blobs":
+        return None
+    name = real.name
+    return name if _SHA256.fullmatch(name) or _SHA1.fullmatch(name) else None
+
+
+def check_hub_blob(path: Path, *, fix: str = "") -> str | None:
+    """Check a Hugging Face cache file against the content hash its blob is named by.
+
+    Returns:
+        The file's sha256 when the blob name is one (LFS files), else ``None``.
+
+    Raises:
+        IntegrityError: The content differs from the name.
+    """
+    name = hub_blob_name(path)
+    if name is None:
+        return None
+    if len(name) == 64:
+        return check(path, name, fix=fix, declared_by="its Hugging Face blob name")
+    record = read_record(path)
+    if record is not None and _unchanged(record, path):
+        return None
+    actual = git_blob_sha1(path.resolve())
+    if actual != name:
+        raise IntegrityError(
+            str(path),
+            name,
+            actual,
+            removed=False,
+            fix=fix,
+            declared_by="its Hugging Face blob name (git sha1)",
+        )
+    write_record(path, sha256_of(path.resolve()))
+    return None

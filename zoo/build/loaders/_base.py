@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from torch import nn
 
 from zoo.errors import ContractError
 from zoo.manifest import Manifest
+from zoo.weights.sources import source_of
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,12 @@ def transformers_config_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
         for key, value in overrides.items()
         if key != "dynamic_img_size"
     }
+
+
+def weights_path(manifest: Manifest) -> Path:
+    """The manifest's checkpoint file or folder on disk, fetched and verified by its weights
+    source (:mod:`zoo.weights.sources`, the one place that knows checkpoint kinds)."""
+    source = source_of(manifest)
+    if source is None:
+        raise ValueError(f"{manifest.name}: no checkpoint")
+    return source.fetch()

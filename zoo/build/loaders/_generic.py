@@ -9,9 +9,8 @@ import torch
 from torch import nn
 
 from zoo.build.checkpoint import assign, empty_parameters, load_state_dict
-from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._base import Adapter, BuildContext, weights_path
 from zoo.manifest import Manifest
-from zoo.weights import hub
 
 
 class ModuleAdapter(Adapter):
@@ -75,7 +74,7 @@ def attach_weights(module: nn.Module, manifest: Manifest, ctx: BuildContext) -> 
     ckpt = manifest.checkpoint
     if ckpt is None or not ctx.pretrained or ctx.meta:
         return
-    path = hub.resolve(manifest)
+    path = weights_path(manifest)
     state = load_state_dict(path, ckpt)
     assign(module, state, source=str(path), strict=ckpt.strict, dtype=ctx.dtype, device=ctx.device)
 

@@ -7,10 +7,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._base import Adapter, BuildContext, weights_path
 from zoo.errors import ContractError, LoadError, MissingExtraError
 from zoo.manifest import Manifest, OnnxWrapper
-from zoo.weights import hub
 
 _ONNX_TYPES = {
     "tensor(float)": torch.float32,
@@ -92,7 +91,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     ort = _ort()
     wrapper = manifest.wrapper
     assert isinstance(wrapper, OnnxWrapper)
-    path = hub.resolve(manifest)
+    path = weights_path(manifest)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no provider chatter on CPU machines
     cuda = torch.cuda.is_available() and (ctx.device is None or ctx.device.type == "cuda")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from zoo.build.checkpoint import StateDict, assign, empty_parameters, load_state_dict
-from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._base import Adapter, BuildContext, weights_path
 from zoo.build.objects import resolve_objects
-from zoo.errors import LoadError, MissingExtraError, UsageError, WeightsNotAvailableError
-from zoo.manifest import HfLocation, Manifest, TimmWrapper
-from zoo.weights import hub
+from zoo.errors import LoadError, MissingExtraError, UsageError
+from zoo.manifest import Manifest, TimmWrapper
 
 
 def _timm() -> Any:
@@ -107,55 +105,6 @@ def _create(manifest: Manifest, kwargs: dict[str, Any], *, skip_init: bool = Fal
         raise UsageError(f"{manifest.name}: {arch} rejects its keyword arguments: {exc}") from None
 
 
-def pretrained_location(manifest: Manifest) -> tuple[str, Any]:
-    """Where timm keeps the weights of ``<architecture>.<checkpoint.timm>``: ``("hf", HfLocation)`` or ``("url", url)``."""
-    timm = _timm()
-    ckpt = manifest.checkpoint
-    assert ckpt is not None
-    assert ckpt.timm is not None
-    arch = _architecture(manifest)
-    full = f"{arch}.{ckpt.timm}"
-    cfg = timm.models.get_pretrained_cfg(full, allow_unregistered=False)
-    if cfg is None:
-        tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{arch}.*")]
-        raise LoadError(
-            f"{manifest.name}: timm has no pretrained weights {full!r}; tags: {', '.join(tags) or 'none'}"
-        )
-    if cfg.hf_hub_id:
-        return "hf", HfLocation(
-            repo=cfg.hf_hub_id.split("@")[0],
-            revision=None,
-            filename=getattr(cfg, "hf_hub_filename", None),
-        )
-    if cfg.url:
-        return "url", cfg.url
-    raise LoadError(f"{manifest.name}: timm's config for {full} has no download location")
-
-
-def _weights_file(manifest: Manifest) -> Path:
-    ckpt = manifest.checkpoint
-    assert ckpt is not None
-    if ckpt.timm is None:
-        return hub.resolve(manifest)
-    kind, where = pretrained_location(manifest)
-    if kind == "url":
-        return hub.url_file(where, sha256=ckpt.sha256, name=manifest.name)
-    if where.filename:
-        return hub.hf_path(where, name=manifest.name)
-    # timm publishes model.safetensors, older repos pytorch_model.bin only.
-    try:
-        return hub.hf_path(
-            where.model_copy(update={"filename": "model.safetensors"}), name=manifest.name
-        )
-    except WeightsNotAvailableError as first:
-        try:
-            return hub.hf_path(
-                where.model_copy(update={"filename": "pytorch_model.bin"}), name=manifest.name
-            )
-        except WeightsNotAvailableError:
-            raise first from None
-
-
 def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ...]:
     """What timm's own pretrained loading does to a checkpoint, as state-dict filters.
 
@@ -208,7 +157,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     elif ckpt is None:
         model = _create(manifest, kwargs)
     else:
-        path = _weights_file(manifest)
+        path = weights_path(manifest)
         with empty_parameters():
             model = _create(manifest, kwargs, skip_init=True)
         state = load_state_dict(path, ckpt, filters=timm_filters(model))

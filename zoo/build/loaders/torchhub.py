@@ -11,18 +11,33 @@ from zoo import constants
 from zoo.build.loaders._base import Adapter, BuildContext
 from zoo.build.loaders._generic import adapter_for, as_module, attach_weights, build_scope
 from zoo.build.objects import resolve_objects
+from zoo.catalogue.roots import manifest_relative
 from zoo.errors import LoadError, TrustError, UsageError, WeightsNotAvailableError
 from zoo.manifest import Manifest, TorchHubWrapper
 
 
-def _local_repo(manifest: Manifest, repo: str) -> str:
+def _local_repo(manifest: Manifest, repo: str, ctx: BuildContext) -> str:
+    """A local hubconf folder: inside the catalogue root (or absolute), and run only on opt-in."""
     path = Path(repo).expanduser()
     if not path.is_absolute():
         if manifest.file is None:
             raise LoadError(f"{manifest.name}: a relative torchhub repo needs the manifest's file")
-        path = manifest.file.resolve().parent / path
+        path, inside = manifest_relative(manifest.file, path)
+        if not inside:
+            raise TrustError(
+                f"{manifest.name}: wrapper.repo {repo!r} leaves the catalogue root (through `..` or a "
+                "symlink); a relative hubconf folder must stay inside it. Use an absolute path to "
+                "point elsewhere.",
+                flag="wrapper.repo",
+            )
     if not (path / "hubconf.py").is_file():
         raise LoadError(f"{manifest.name}: {path} has no hubconf.py (wrapper.repo, source: local)")
+    if not ctx.trust_remote_code:
+        raise TrustError(
+            f"{manifest.name} runs the Python code of {path / 'hubconf.py'} (torchhub, source: local). "
+            "If you trust it, pass trust_remote_code=True (CLI: --trust-remote-code).",
+            flag="--trust-remote-code",
+        )
     return str(path)
 
 
@@ -33,7 +48,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
     kwargs.update(ctx.overrides)
     if wrapper.source == "local":
-        repo = _local_repo(manifest, wrapper.repo)
+        repo = _local_repo(manifest, wrapper.repo, ctx)
         extra: dict[str, object] = {}
     else:
         if not wrapper.trust_repo:

@@ -9,12 +9,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.build.loaders._base import Adapter, BuildContext, transformers_config_overrides
+from zoo.build.loaders._base import (
+    Adapter,
+    BuildContext,
+    transformers_config_overrides,
+    weights_path,
+)
+from zoo.build.loaders._hf_weights import enforce_loading_info, folder_state, quiet
 from zoo.build.objects import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
 from zoo.manifest import Manifest, TransformersWrapper
-from zoo.weights import hub
-from zoo.weights.pull import repo_patterns
 
 
 def _transformers() -> Any:
@@ -95,18 +99,8 @@ def _remote_code(manifest: Manifest, ctx: BuildContext) -> bool:
 
 
 def _weights_folder(manifest: Manifest) -> Path:
-    ckpt = manifest.checkpoint
-    assert ckpt is not None
-    if ckpt.url is not None:
-        raise LoadError(
-            f"{manifest.name}: a transformers checkpoint is a folder: use checkpoint.hf or checkpoint.path"
-        )
-    # The same file set `zoo pull` fetches (*.py only when remote code passed its gate).
-    patterns = repo_patterns(manifest)
-    folder = hub.resolve(manifest, allow_patterns=patterns)
-    if folder.is_file():
-        folder = folder.parent
-    return folder
+    folder = weights_path(manifest)  # the same file set `zoo pull` fetches
+    return folder.parent if folder.is_file() else folder
 
 
 def _check_config_keys(manifest: Manifest, config: Any, caller: dict[str, Any]) -> None:
@@ -129,6 +123,71 @@ def _check_config_keys(manifest: Manifest, config: Any, caller: dict[str, Any]) 
         )
 
 
+def _concrete_class(wrapper: TransformersWrapper, config: Any, folder: Path, remote: bool) -> Any:
+    """The model class itself (an ``Auto*`` name resolved through the config)."""
+    transformers = _transformers()
+    cls = _model_class(wrapper)
+    if not wrapper.model_class.startswith("Auto"):
+        return cls
+    auto_map = getattr(config, "auto_map", None) or {}
+    if remote and wrapper.model_class in auto_map:
+        from transformers.dynamic_module_utils import get_class_from_dynamic_module
+
+        return get_class_from_dynamic_module(auto_map[wrapper.model_class], str(folder))
+    try:
+        return cls._model_mapping[type(config)]
+    except KeyError:
+        raise LoadError(
+            f"transformers {transformers.__version__}: {wrapper.model_class} has no class for "
+            f"{type(config).__name__}; name the class in wrapper.model_class"
+        ) from None
+
+
+def _from_checkpoint(
+    manifest: Manifest,
+    ctx: BuildContext,
+    overrides: dict[str, Any],
+    caller: dict[str, Any],
+    kwargs: dict[str, Any],
+) -> nn.Module:
+    """Build with the checkpoint's weights, read by zoo and loaded strictly.
+
+    The state dict goes through zoo's checkpoint path (safetensors memory-mapped, pickles
+    weights-only, ``checkpoint.key`` and ``remap`` applied); transformers then maps it onto
+    the architecture (its own key conversions, prefixes and ignore lists), and what it reports
+    missing, unexpected or mis-shaped is an error unless ``checkpoint.strict`` is false.
+    """
+    transformers = _transformers()
+    wrapper = manifest.wrapper
+    assert isinstance(wrapper, TransformersWrapper)
+    ckpt = manifest.checkpoint
+    assert ckpt is not None
+    remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
+    folder = _weights_folder(manifest)
+    config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
+    _check_config_keys(manifest, config, caller)
+    for key, value in overrides.items():
+        if key != "model_type":
+            setattr(config, key, value)
+    cls = _concrete_class(wrapper, config, folder, remote)
+    state = folder_state(folder, ckpt)
+    try:
+        model, info = cls.from_pretrained(
+            None,
+            config=config,
+            state_dict=state,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,  # reported below, never silently re-initialized
+            **kwargs,
+        )
+    except RuntimeError as exc:
+        raise LoadError(
+            f"{manifest.name}: transformers could not load {folder}: {str(exc).splitlines()[0]}"
+        ) from None
+    enforce_loading_info(info, strict=ckpt.strict, source=str(folder))
+    return model
+
+
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build with ``from_pretrained`` (weights) or ``from_config`` (random init / meta)."""
     transformers = _transformers()
@@ -140,35 +199,12 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     overrides = {**wrapper.config, **caller}
     ckpt = manifest.checkpoint if ctx.pretrained else None
     try:
-        if ckpt is not None:
-            remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
-            folder = _weights_folder(manifest)
-            config_overrides = {k: v for k, v in overrides.items() if k != "model_type"}
-            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
-            _check_config_keys(manifest, config, caller)
-            for key, value in config_overrides.items():
-                setattr(config, key, value)
-            model = cls.from_pretrained(
-                folder,
-                config=config,
-                trust_remote_code=remote,
-                use_safetensors=ckpt.format != "pickle",
-                **kwargs,
+        with quiet(transformers):
+            model = (
+                _from_checkpoint(manifest, ctx, overrides, caller, kwargs)
+                if ckpt is not None
+                else _from_config(manifest, ctx, cls, overrides, caller, kwargs)
             )
-        else:
-            if "model_type" not in overrides:
-                raise LoadError(
-                    f"{manifest.name}: building without weights needs wrapper.config.model_type "
-                    "(an inline config is what lets the architecture build offline)"
-                )
-            config = transformers.AutoConfig.for_model(**overrides)
-            _check_config_keys(manifest, config, caller)
-            factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
-            if ctx.meta:
-                with torch.device("meta"):
-                    model = factory(config, **kwargs)
-            else:
-                model = factory(config, **kwargs)
     except ZooError:
         raise
     except TypeError as exc:
@@ -180,3 +216,27 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     if ctx.dtype is not None and not ctx.meta:
         model.to(ctx.dtype)
     return model, TransformersAdapter(model, manifest)
+
+
+def _from_config(
+    manifest: Manifest,
+    ctx: BuildContext,
+    cls: Any,
+    overrides: dict[str, Any],
+    caller: dict[str, Any],
+    kwargs: dict[str, Any],
+) -> nn.Module:
+    """Build the architecture from the inline config alone (random weights, or on meta)."""
+    transformers = _transformers()
+    if "model_type" not in overrides:
+        raise LoadError(
+            f"{manifest.name}: building without weights needs wrapper.config.model_type "
+            "(an inline config is what lets the architecture build offline)"
+        )
+    config = transformers.AutoConfig.for_model(**overrides)
+    _check_config_keys(manifest, config, caller)
+    factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+    if ctx.meta:
+        with torch.device("meta"):
+            return factory(config, **kwargs)
+    return factory(config, **kwargs)
