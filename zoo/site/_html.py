@@ -83,6 +83,7 @@ def page(
     root: str,
     script: str | None = None,
     nav: str = "",
+    skip: tuple[str, str] = ("main", "Skip to content"),
 ) -> str:
     """A whole HTML document.
 
@@ -93,6 +94,7 @@ def page(
         script: JavaScript to inline at the end of the body; the Content Security Policy
             allows exactly this script (by hash) and nothing else to run.
         nav: Header links (HTML).
+        skip: The skip link's target id and text (the first thing a keyboard reaches).
     """
     scripts = f"script-src '{_script_hash(script)}'" if script else "script-src 'none'"
     # Styles stay unrestricted: a CSP 'self' does not match file:// pages in every browser.
@@ -111,7 +113,7 @@ def page(
         '<link rel="icon" href="data:,">\n'
         f'<link rel="stylesheet" href="{root}assets/site.css">\n'
         "</head>\n<body>\n"
-        '<a class="skip-link" href="#main">Skip to content</a>\n'
+        f'<a class="skip-link" href="#{esc(skip[0])}">{esc(skip[1])}</a>\n'
         '<header class="site-header"><div class="wrap">'
         f'<span class="brand">zoo <span class="brand-sub">backbone catalogue</span></span>{nav}'
         "</div></header>\n"

@@ -172,7 +172,8 @@ def render_index(
         "who may use them, and exactly which embedding <code>zoo.load</code> returns. "
         "Every timm model is also available as <code>timm/&lt;architecture&gt;</code>.</p>\n"
         f'<section class="figures" aria-label="Overview">{figure_html}</section>\n'
-        '<section class="models" aria-labelledby="models-heading">'
+        '<section id="models-section" class="models" aria-labelledby="models-heading" '
+        'tabindex="-1">'
         '<h2 id="models-heading">Models</h2>'
         f"{_controls(rows)}"
         f'<p id="count" class="count" role="status" aria-live="polite">'
@@ -183,5 +184,9 @@ def render_index(
         f"{json_block('zoo-data', {'rows': list(rows), 'noLicence': NO_LICENCE})}"
     )
     return page(
-        title="zoo: vision backbone catalogue", body=body, root="", script=asset("index.js")
+        title="zoo: vision backbone catalogue",
+        body=body,
+        root="",
+        script=asset("index.js"),
+        skip=("models-section", "Skip to the model search"),
     )
