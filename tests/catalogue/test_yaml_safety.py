@@ -325,7 +325,9 @@ def test_field_lines_agree_with_locate() -> None:
         ("tags",): 7,
     }
     for path, line in lines.items():
-        if path != ("output",):  # locate gives the value's line; a block mapping starts below its key
+        if path != (
+            "output",
+        ):  # locate gives the value's line; a block mapping starts below its key
             assert locate(raw, path)[0] == line
 
 

@@ -47,7 +47,10 @@ def site_root(
     # The same file at the same revision, under another name and pooling: same weights,
     # declared (as validation requires) with same_weights_as.
     twin = tiny_manifest_data(
-        "pathology/histo_vit_mean", tags=["pathology"], gated=True, same_weights_as="pathology/histo_vit"
+        "pathology/histo_vit_mean",
+        tags=["pathology"],
+        gated=True,
+        same_weights_as="pathology/histo_vit",
     )
     twin["license"] = closed["license"]
     twin["checkpoint"] = _hf("example-org/histo")

@@ -85,7 +85,9 @@ def test_every_entry_has_a_page_and_its_manifest(site: Path, site_root: Path) ->
         group, stem = name.split("/")
         assert (site / "models" / group / f"{stem}.html").is_file()
         copy = site / "models" / group / f"{stem}.yaml"
-        source = site_root / group / f"{stem}.yaml" if name in NAMES else bundled_root() / f"{name}.yaml"
+        source = (
+            site_root / group / f"{stem}.yaml" if name in NAMES else bundled_root() / f"{name}.yaml"
+        )
         assert copy.read_bytes() == source.read_bytes()
         assert f'href="models/{group}/{stem}.html"' in index
     data = _index_data(index)
@@ -94,7 +96,9 @@ def test_every_entry_has_a_page_and_its_manifest(site: Path, site_root: Path) ->
     assert (site / "assets" / "site.css").is_file()
     ledger = json.loads((site / ".zoo-site.json").read_text())
     on_disk = sorted(
-        str(p.relative_to(site)) for p in site.rglob("*") if p.is_file() and p.name != ".zoo-site.json"
+        str(p.relative_to(site))
+        for p in site.rglob("*")
+        if p.is_file() and p.name != ".zoo-site.json"
     )
     assert ledger["files"] == on_disk
 
@@ -109,7 +113,7 @@ def test_json_summary(site_env: Path, tmp_path: Path, run_cli: CliRunner) -> Non
     assert code == 0
     summary = json.loads(stdout)
     assert summary["index"] == str(tmp_path / "s" / "index.html")
-    assert summary["models"] == len(Catalog()) 
+    assert summary["models"] == len(Catalog())
     assert summary["written"] == summary["files"] == 2 * summary["models"] + 2
     assert summary["unchanged"] == 0
     assert summary["removed"] == summary["skipped"] == []
@@ -147,7 +151,7 @@ def test_model_page_shows_facts_usage_names_and_same_weights(site: Path) -> None
     page = page_of(site, "pathology/histo_vit")
     assert "<h1>pathology/histo_vit</h1>" in page
     # Usage, all three ways.
-    assert 'zoo.load(&quot;pathology/histo_vit&quot;)' in page
+    assert "zoo.load(&quot;pathology/histo_vit&quot;)" in page
     assert "zoo load pathology/histo_vit" in page
     assert "class_path: zoo.Backbone" in page
     assert "name: pathology/histo_vit" in page
@@ -184,7 +188,12 @@ def test_fact_sources_point_at_the_line_that_states_them(site: Path, site_root: 
         assert f'id="L{line.group(1)}"' in page
 
 
-@pytest.mark.parametrize("name", sorted(str(p.relative_to(bundled_root()).with_suffix("")) for p in bundled_root().rglob("*.yaml")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        str(p.relative_to(bundled_root()).with_suffix("")) for p in bundled_root().rglob("*.yaml")
+    ),
+)
 def test_facts_cover_every_stated_field(name: str) -> None:
     """Generic rendering loses nothing: every leaf the manifest file states is a fact."""
     manifest = Catalog([bundled_root()]).get(name)
@@ -193,7 +202,12 @@ def test_facts_cover_every_stated_field(name: str) -> None:
     facts = {f.path: f for s in sections(manifest) for f in s.facts}
 
     def leaves(value: object, path: tuple[str, ...]) -> list[tuple[str, ...]]:
-        if isinstance(value, dict) and path[-1:] not in (("kwargs",), ("config",), ("rename",), ("arguments",)):
+        if isinstance(value, dict) and path[-1:] not in (
+            ("kwargs",),
+            ("config",),
+            ("rename",),
+            ("arguments",),
+        ):
             return [p for k, v in value.items() for p in leaves(v, (*path, str(k)))]
         return [path]
 
@@ -288,7 +302,10 @@ def test_figures() -> None:
     colors = group_colors(["b", "a", "a"])
     assert colors == {"a": "#0072B2", "b": "#D55E00"}
     svg = scatter(
-        [Point("a/x", "a", 22.0, 384, "models/a/x.html"), Point("b/y", "b", 1000.0, 1536, "models/b/y.html")],
+        [
+            Point("a/x", "a", 22.0, 384, "models/a/x.html"),
+            Point("b/y", "b", 1000.0, 1536, "models/b/y.html"),
+        ],
         5,
         colors,
     )
@@ -299,7 +316,11 @@ def test_figures() -> None:
     from zoo.site._svg import LicenceCell
 
     matrix = licence_matrix(
-        {("MIT", "yes"): LicenceCell(3, 0), ("CC-BY-NC-4.0", "no"): LicenceCell(2, 1), ("", "unknown"): LicenceCell(1, 0)}
+        {
+            ("MIT", "yes"): LicenceCell(3, 0),
+            ("CC-BY-NC-4.0", "no"): LicenceCell(2, 1),
+            ("", "unknown"): LicenceCell(1, 0),
+        }
     )
     assert ">3</text>" in matrix
     assert ">2 (1 gated)</text>" in matrix
@@ -312,4 +333,7 @@ def test_index_shows_both_figures(site: Path) -> None:
     index = (site / "index.html").read_text(encoding="utf-8")
     assert index.count("<svg") == 2
     assert "Licences and commercial use" in index
-    assert 'href="models/pathology/histo_vit.html" aria-label="pathology/histo_vit: 304M parameters, 1024-d embedding"' in index
+    assert (
+        'href="models/pathology/histo_vit.html" aria-label="pathology/histo_vit: 304M parameters, 1024-d embedding"'
+        in index
+    )
