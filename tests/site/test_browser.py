@@ -299,3 +299,50 @@ def test_hostile_text_stays_text_and_links_restore_filters(site: Path, driver: A
     wait(driver, lambda d: visible_names(d) == ["pathology/histo_vit", "pathology/histo_vit_mean"])
     assert driver.execute_script("return window.__pwned === undefined")
     assert console_errors(driver) == []
+
+
+def test_a_large_catalogue_shows_the_first_rows_then_all(
+    site_env: Path,
+    tmp_path: Path,
+    run_cli: CliRunner,
+    driver: Any,
+    write_manifest: Any,
+    tiny_manifest_data: Any,
+) -> None:
+    from zoo.site._index import SHOWN
+
+    for i in range(SHOWN + 10):
+        write_manifest(site_env, tiny_manifest_data(f"many/vit_{i:03d}", tags=["many"]))
+    out = tmp_path / "site"
+    assert run_cli("site", "--out", out)[0] == 0
+    total = len(Catalog())
+    driver.set_window_size(1280, 1000)
+    driver.get((out / "index.html").as_uri())
+    assert count_text(driver) == f"{total} of {total} models match; showing the first {SHOWN}"
+    assert len(visible_names(driver)) == SHOWN
+    more = driver.find_element(by("ID"), "more")
+    assert more.text == f"Show all {total}"
+    click(driver, more)
+    assert len(visible_names(driver)) == total
+    assert count_text(driver) == f"{total} of {total} models"
+    assert not more.is_displayed()
+    assert driver.switch_to.active_element.get_attribute("class") == "table-wrap"
+    # A new search starts from the budget again; a small result shows whole.
+    search = driver.find_element(by("ID"), "q")
+    click(driver, search)
+    search.send_keys("many/vit_0")
+    wait(driver, lambda d: count_text(d) == f"100 of {total} models")
+    assert not more.is_displayed()
+    search.clear()
+    search.send_keys("many/vit")
+    many = SHOWN + 10
+    wait(
+        driver,
+        lambda d: count_text(d) == f"{many} of {total} models match; showing the first {SHOWN}",
+    )
+    assert len(visible_names(driver)) == SHOWN
+    assert more.text == f"Show all {many}"
+    # Sorting shows the first rows of the new order.
+    click(driver, driver.find_element(by("CSS_SELECTOR"), 'th[data-key="n"] button'))
+    assert visible_names(driver)[0] == f"many/vit_{SHOWN + 9:03d}"
+    assert console_errors(driver) == []

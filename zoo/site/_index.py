@@ -28,6 +28,10 @@ COLUMNS = (
     ("src", "Weights", "src", False),
 )
 
+#: Rows shown at once before "Show all": laying out a table costs the browser about half a
+#: millisecond per visible row, so a keystroke that reveals 1,000 rows would stall the page.
+SHOWN = 150
+
 POOLING_SHORT = {
     "cls": "class token",
     "mean": "mean of patch tokens",
@@ -43,7 +47,14 @@ def _yes_no(value: bool | None, yes: str = "yes", no: str = "no") -> str:
     return f'<span class="flag flag-{"yes" if value else "no"}">{yes if value else no}</span>'
 
 
-def _row(row: dict[str, Any], href: str) -> str:
+def count_text(matched: int, shown: int, total: int) -> str:
+    """The line above the table (``index.js`` writes the same words)."""
+    if matched == shown:
+        return f"{shown} of {total} models"
+    return f"{matched} of {total} models match; showing the first {shown}"
+
+
+def _row(row: dict[str, Any], href: str, hidden: bool) -> str:
     params = f"{row['pm']:g}M" if row["pm"] is not None else '<span class="muted">—</span>'
     pins = []
     if row["rv"]:
@@ -56,7 +67,7 @@ def _row(row: dict[str, Any], href: str) -> str:
     )
     licence = esc(row["l"]) if row["l"] else '<span class="muted">not stated</span>'
     return (
-        f'<tr><th scope="row"><a href="{esc(href)}"><span class="grp">{esc(group)}/</span>'
+        f'<tr{" hidden" if hidden else ""}><th scope="row"><a href="{esc(href)}"><span class="grp">{esc(group)}/</span>'
         f"{esc(stem)}</a></th><td>{esc(row['w'])}</td>"
         f'<td class="num">{esc(row["d"])}</td><td class="num">{params}</td>'
         f'<td class="num">{esc(row["i"])}</td><td>{esc(row["p"])}</td><td>{licence}</td>'
@@ -139,7 +150,9 @@ def _table(rows: Sequence[dict[str, Any]], hrefs: Sequence[str]) -> str:
             f'<button type="button" data-key="{sort_key}">{header}'
             '<span class="sort-mark" aria-hidden="true"></span></button></th>'
         )
-    body = "\n".join(_row(row, href) for row, href in zip(rows, hrefs, strict=True))
+    body = "\n".join(
+        _row(row, href, i >= SHOWN) for i, (row, href) in enumerate(zip(rows, hrefs, strict=True))
+    )
     return (
         '<div class="table-wrap" role="region" aria-labelledby="models-heading" tabindex="0">'
         '<table id="models"><caption class="visually-hidden">Models; column headers sort the '
@@ -177,11 +190,16 @@ def render_index(
         '<h2 id="models-heading">Models</h2>'
         f"{_controls(rows)}"
         f'<p id="count" class="count" role="status" aria-live="polite">'
-        f"{len(rows)} of {len(rows)} models</p>"
+        f"{count_text(len(rows), min(len(rows), SHOWN), len(rows))}</p>"
         f"{_table(rows, hrefs)}"
+        f'<p class="more"><button type="button" id="more"{"" if len(rows) > SHOWN else " hidden"}>'
+        f"Show all {len(rows)}</button></p>"
         '<p id="empty" class="empty" hidden>No model matches these filters.</p>'
+        # Without JavaScript every row shows (the first SHOWN are only a rendering budget).
+        "<noscript><style>#rows tr[hidden] { display: table-row; } #more { display: none; }"
+        "</style></noscript>"
         "</section>\n"
-        f"{json_block('zoo-data', {'rows': list(rows), 'noLicence': NO_LICENCE})}"
+        f"{json_block('zoo-data', {'rows': list(rows), 'noLicence': NO_LICENCE, 'shown': SHOWN})}"
     )
     return page(
         title="zoo: vision backbone catalogue",
