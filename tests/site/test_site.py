@@ -337,3 +337,9 @@ def test_index_shows_both_figures(site: Path) -> None:
         'href="models/pathology/histo_vit.html" aria-label="pathology/histo_vit: 304M parameters, 1024-d embedding"'
         in index
     )
+
+
+def test_out_is_required(run_cli: CliRunner) -> None:
+    code, _, stderr = run_cli("site")
+    assert code == 2
+    assert "Missing option '--out'" in stderr
