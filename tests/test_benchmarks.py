@@ -57,7 +57,9 @@ def broken(ctx: Context) -> Result:
     raise BenchmarkError("nothing to measure")
 
 
-@pytest.mark.parametrize("name", [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child"])
+@pytest.mark.parametrize(
+    "name", [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child"]
+)
 def test_benchmark_modules_import(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
     if name in BENCHMARKS:

@@ -79,6 +79,7 @@ def test_import_zoo_is_light(tmp_path: Path) -> None:
         (["validate", str(VALID_DIR)], 0),
         (["validate", "--json", str(VALID_DIR.parent / "invalid")], 1),
         (["schema", "--check", "--path", str(REPO_ROOT / "schemas" / "manifest.schema.json")], 0),
+        (["site", "--out", "site-out"], 0),
     ],
     ids=lambda v: (
         " ".join(Path(a).name if "/work" in a or a.startswith("/") else a for a in v)

@@ -39,3 +39,9 @@ def test_installed_wheel_lists_and_validates_the_bundled_catalogue(tmp_path: Pat
     assert sorted(m["name"] for m in installed) == [str(p.with_suffix("")) for p in in_checkout]
     run(venv / "bin" / "zoo", "schema", "--check")
     run(venv / "bin" / "zoo", "validate")
+    # The site's stylesheet and scripts are package data: the installed wheel has them.
+    run(venv / "bin" / "zoo", "site", "--out", tmp_path / "site")
+    assert (tmp_path / "site" / "assets" / "site.css").is_file()
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "window.zooIndex" in index
+    assert len(list((tmp_path / "site" / "models").rglob("*.html"))) == len(in_checkout)

@@ -293,6 +293,18 @@ class ManifestExistsError(ZooError, FileExistsError):
         )
 
 
+class SiteOutputError(ZooError, FileExistsError):
+    """``zoo site`` would overwrite or delete a file it did not write.
+
+    Attributes:
+        path: The folder or file in the way.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}")
+
+
 class UsageError(ZooError, ValueError):
     """An argument to a zoo call is invalid (bad out_indices, unknown override, wrong size)."""
 
@@ -323,6 +335,7 @@ __all__ = [
     "OutIndicesError",
     "Problem",
     "RegistryLookupError",
+    "SiteOutputError",
     "TrustError",
     "UsageError",
     "WeightsNotAvailableError",

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import REPO_ROOT, ManifestFactory
-from zoo.catalogue._yaml import MAX_BYTES, MAX_DEPTH, load_manifest_data, locate
+from zoo.catalogue._yaml import MAX_BYTES, MAX_DEPTH, field_lines, load_manifest_data, locate
 from zoo.catalogue.parse import parse_manifest, read_manifest
 from zoo.errors import ManifestError, Problem
 
@@ -306,3 +306,31 @@ def test_locate_never_raises(raw: bytes, loc: list[str | int]) -> None:
         assert line >= 1
         assert column is not None
         assert column >= 1
+
+
+def test_field_lines_agree_with_locate() -> None:
+    raw = (
+        b"# comment\nname: g/n\nlicense: {id: MIT, commercial: true}\n"
+        b"output:\n  embedding_dim: 384\n  pooling: cls\ntags: [a, {x: 1}]\n"
+    )
+    lines = field_lines(raw)
+    assert lines == {
+        ("name",): 2,
+        ("license",): 3,
+        ("license", "id"): 3,
+        ("license", "commercial"): 3,
+        ("output",): 4,
+        ("output", "embedding_dim"): 5,
+        ("output", "pooling"): 6,
+        ("tags",): 7,
+    }
+    for path, line in lines.items():
+        if path != (
+            "output",
+        ):  # locate gives the value's line; a block mapping starts below its key
+            assert locate(raw, path)[0] == line
+
+
+@pytest.mark.parametrize("raw", [b"", b"- a\n", b"a: &x 1\nb: *x\n", b"\xff\xfe", b"a: [\n"])
+def test_field_lines_of_a_refused_or_empty_file_is_empty(raw: bytes) -> None:
+    assert field_lines(raw) == {}

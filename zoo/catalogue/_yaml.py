@@ -226,3 +226,28 @@ def locate(raw: bytes, loc: Sequence[int | str]) -> tuple[int | None, int | None
             else:
                 break
     return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def field_lines(raw: bytes) -> dict[tuple[str, ...], int]:
+    """The 1-based line of every mapping key in a manifest, by its field path.
+
+    One parse for all fields (``locate`` parses per call): ``{("output", "pooling"): 42, ...}``.
+    Keys inside sequences are not indexed. A file that does not parse gives ``{}``.
+    """
+    try:
+        text = raw.decode("utf-8")
+        if _scan(text, "") is not None:
+            return {}
+        root = yaml.compose(text, Loader=_Base)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+    stack: list[tuple[tuple[str, ...], yaml.Node]] = [((), root)] if root is not None else []
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, str(key.value))
+                lines.setdefault(child, key.start_mark.line + 1)
+                stack.append((child, value))
+    return lines

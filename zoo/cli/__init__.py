@@ -26,6 +26,7 @@ class _LazyGroup(click.Group):
         "new": "zoo.cli._new:new_command",
         "pull": "zoo.cli._fetch:pull_command",
         "doctor": "zoo.cli._fetch:doctor_command",
+        "site": "zoo.cli._site:site_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
