@@ -217,13 +217,7 @@ def hf_file(loc: HfLocation, sha256: str | None, ctx: Context) -> Path:
     found = hf.cached(loc)
     if found is not None:
         return _cached_hf(found, loc, sha256, ctx)
-    if offline():
-        raise WeightsNotAvailableError(
-            _hf_target(loc),
-            _looked(str(constants.hf_hub_cache())),
-            hf_fix(loc, ctx.name),
-            reason=_offline_reason("in the Hugging Face cache"),
-        )
+    _refuse_offline(loc, ctx)
     return _cached_hf(hf.fetch_file(loc, sha256=sha256), loc, sha256, ctx)
 
 
@@ -240,6 +234,11 @@ def hf_repo(loc: HfLocation, patterns: list[str], ctx: Context) -> Path:
     found = hf.complete_snapshot(loc, patterns)
     if found is not None:
         return _cached_hf(found, loc, None, ctx)
+    _refuse_offline(loc, ctx)
+    return _cached_hf(hf.fetch_snapshot(loc, patterns), loc, None, ctx)
+
+
+def _refuse_offline(loc: HfLocation, ctx: Context) -> None:
     if offline():
         raise WeightsNotAvailableError(
             _hf_target(loc),
@@ -247,7 +246,6 @@ def hf_repo(loc: HfLocation, patterns: list[str], ctx: Context) -> Path:
             hf_fix(loc, ctx.name),
             reason=_offline_reason("in the Hugging Face cache"),
         )
-    return _cached_hf(hf.fetch_snapshot(loc, patterns), loc, None, ctx)
 
 
 # -- local files --------------------------------------------------------------------------------
