@@ -92,7 +92,19 @@ def test_refused_with_file_line_and_reason(file: Path) -> None:
     assert problem.line == line
     assert (problem.column is None) == (line is None)
     assert "\n" not in problem.message
-    assert not Path("/tmp/zoo-pwned").exists()
+
+
+def test_a_python_tag_never_runs(tmp_path: Path) -> None:
+    # The corpus file's payload touches a file; pointed into tmp_path, it must never appear.
+    canary = tmp_path / "pwned"
+    text = (CORPUS / "python_object_apply.yaml").read_text()
+    assert "touch /tmp/zoo-pwned" in text
+    file = tmp_path / "hostile" / "python_object_apply.yaml"
+    file.parent.mkdir()
+    file.write_text(text.replace("/tmp/zoo-pwned", str(canary)))
+    with pytest.raises(ManifestError, match="tag not allowed"):
+        read_manifest(file)
+    assert not canary.exists()
 
 
 @pytest.mark.parametrize("file", FILES, ids=lambda f: f.stem)
