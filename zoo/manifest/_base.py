@@ -97,6 +97,6 @@ class StrictModel(BaseModel):
 class FieldError(ValueError):
     """A model-level check that blames one field: ``loc`` is its path from the model."""
 
-    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc

@@ -26,6 +26,7 @@ from zoo.manifest._base import (
     Tag,
 )
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
+from zoo.text import first_refusal
 
 SCHEMA_VERSION = 1
 
@@ -269,6 +270,16 @@ class Manifest(StrictModel):
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
 
     _file: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: Any) -> Any:
+        # The YAML reader refuses these with a line and column already; this catches manifests
+        # built in Python (zoo.compat, timm names, overrides).
+        found = first_refusal(data) if isinstance(data, dict) else None
+        if found is not None:
+            raise FieldError(*found)
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
