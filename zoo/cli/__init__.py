@@ -1,7 +1,7 @@
 """The ``zoo`` command line: thin commands over the library.
 
 Known errors (:class:`zoo.errors.ZooError`) print one short message and exit 1;
-usage errors exit 2; ``ZOO_DEBUG=1`` shows the traceback.
+usage errors exit 2; Ctrl-C exits 130; ``ZOO_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -66,10 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show(file=shown)  # quotes what was typed: made visible like everything else
         click.echo(visible(shown.getvalue()), err=True, nl=False)
         return exc.exit_code
-    except click.exceptions.Abort:
-        # click turns Ctrl-C (KeyboardInterrupt) into Abort: exit as an interrupted program does.
-        click.echo("interrupted", err=True)
-        return 130
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; the shell convention for SIGINT is 128 + 2.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            return 130
+        click.echo("aborted", err=True)
+        return 1
     except ZooError as exc:
         if constants.debug():
             raise
