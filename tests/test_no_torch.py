@@ -82,7 +82,7 @@ def test_import_zoo_is_light(tmp_path: Path) -> None:
         (["site", "--out", "site-out"], 0),
     ],
     ids=lambda v: (
-        " ".join(Path(a).name if "/work" in a or a.startswith("/") else a for a in v)
+        " ".join(Path(a).name if a.startswith("/") else a for a in v)
         if isinstance(v, list)
         else f"exit{v}"
     ),

@@ -1,10 +1,17 @@
-"""The wheel: a non-editable install, run from another directory, still finds the bundled catalogue."""
+"""The wheel: a non-editable install, run from another directory, still finds the bundled catalogue.
+
+The test needs no network and no warm uv cache: the wheel is built without build isolation
+(hatchling is a dev dependency, so it is in the test environment) and installed with
+``--no-deps`` into a plain folder, which the test environment's interpreter then runs with that
+folder first on ``PYTHONPATH``. Nothing is resolved against a package index.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,33 +22,58 @@ uv = shutil.which("uv")
 
 
 @pytest.mark.skipif(uv is None, reason="uv builds the wheel (python3 -m pip install uv)")
-def test_installed_wheel_lists_and_validates_the_bundled_catalogue(tmp_path: Path) -> None:
+def test_installed_wheel_lists_and_validates_the_bundled_catalogue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert uv is not None
-    dist, venv = tmp_path / "dist", tmp_path / "venv"
+    dist, target, elsewhere = tmp_path / "dist", tmp_path / "installed", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # An empty cache proves that nothing below depends on what an earlier resolve left behind.
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    monkeypatch.setenv("PYTHONPATH", str(target))
 
-    def run(*args: str | Path, cwd: Path = tmp_path) -> str:
+    def run(*args: str | Path, cwd: Path = elsewhere) -> str:
         done = subprocess.run(
             [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    run(uv, "build", "--wheel", "--quiet", "-o", dist, REPO_ROOT)
+    python = sys.executable
+    run(
+        uv,
+        "build",
+        "--wheel",
+        "--no-build-isolation",
+        "--quiet",
+        "--python",
+        python,
+        "-o",
+        dist,
+        REPO_ROOT,
+    )
     (wheel,) = dist.glob("zoo-*.whl")
-    run(uv, "venv", "--quiet", venv)
-    python = venv / "bin" / "python"
-    run(uv, "pip", "install", "--quiet", "--offline", "--python", python, wheel)
+    run(uv, "pip", "install", "--no-deps", "--quiet", "--python", python, "--target", target, wheel)
 
-    installed = json.loads(run(venv / "bin" / "zoo", "list", "--json"))
+    imported = run(python, "-c", "import zoo; print(zoo.__file__)")
+    assert Path(imported.strip()).is_relative_to(target), imported  # not the checkout's zoo
+    zoo_script = target / "bin" / "zoo"
+    installed = json.loads(run(zoo_script, "list", "--json"))
     in_checkout = sorted(
         p.relative_to(REPO_ROOT / "catalog") for p in (REPO_ROOT / "catalog").rglob("*.yaml")
     )
     assert sorted(m["name"] for m in installed) == [str(p.with_suffix("")) for p in in_checkout]
-    run(venv / "bin" / "zoo", "schema", "--check")
-    run(venv / "bin" / "zoo", "validate")
+    first = installed[0]["name"]
+    file = run(python, "-c", f"import zoo; print(zoo.Catalog().get({first!r}).file)")
+    assert Path(file.strip()).is_relative_to(target / "zoo" / "_data" / "catalog"), file
+    run(zoo_script, "schema", "--check")
+    run(zoo_script, "validate")
     # The site's stylesheet and scripts are package data: the installed wheel has them.
-    run(venv / "bin" / "zoo", "site", "--out", tmp_path / "site")
-    assert (tmp_path / "site" / "assets" / "site.css").is_file()
-    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    site = tmp_path / "website"
+    run(zoo_script, "site", "--out", site)
+    assert (site / "assets" / "site.css").is_file()
+    index = (site / "index.html").read_text(encoding="utf-8")
     assert "window.zooIndex" in index
-    assert len(list((tmp_path / "site" / "models").rglob("*.html"))) == len(in_checkout)
+    assert len(list((site / "models").rglob("*.html"))) == len(in_checkout)
+    assert not any(elsewhere.iterdir())  # running it wrote nothing into the working directory

@@ -80,11 +80,13 @@ class DuplicateNameError(ZooError, ValueError):
 class ModelNotFoundError(ZooError, LookupError):
     """No model of that name in the catalogue."""
 
-    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, suggestions: Sequence[str] = (), *, hint: str = "") -> None:
         self.name = name
         self.suggestions = list(suggestions)
         msg = f"no model named {name!r} in the catalogue."
-        if self.suggestions:
+        if hint:
+            msg += f" {hint}"
+        elif self.suggestions:
             msg += " Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
         else:
             msg += " Run `zoo list` to see the available names."

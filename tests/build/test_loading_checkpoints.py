@@ -396,9 +396,10 @@ def test_pickle_with_an_arbitrary_object_is_refused_unexecuted(kit: Kit) -> None
     state: dict[str, Any] = dict(kit.timm_source().state_dict())
     kit.save({"state_dict": state, "config": Payload(marker)}, kit.folder / "ckpt.pth")
     assert not marker.exists()
-    with pytest.raises(LoadError, match="weights-only pickle") as info:
+    with pytest.raises(LoadError, match=r"weights_only=True\), so that reading weights") as info:
         kit.load(kit.timm_manifest(checkpoint={"path": "ckpt.pth", "key": "state_dict"}))
-    assert "convert the checkpoint to safetensors" in str(info.value)
+    # The blocked function is named, read off the pickle without running it.
+    assert f"({__name__}._touch)" in str(info.value)
     assert not marker.exists()
 
 

@@ -30,7 +30,9 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "alias_in_key": ("anchors and aliases are not allowed", 4),
     "anchor_alias": ("anchors and aliases are not allowed", 5),
     "bad_timestamp": ("cannot read this timestamp: day is out of range", 4),
-    "bidi_override_name": ("should match pattern", 3),
+    "arabic_letter_mark": ("the file holds U+061C (ARABIC LETTER MARK, a bidi control)", 4),
+    "bidi_in_comment": ("the file holds U+2066 (LEFT-TO-RIGHT ISOLATE, a bidi control)", 4),
+    "bidi_override_name": ("the file holds U+202E (RIGHT-TO-LEFT OVERRIDE, a bidi control)", 3),
     "billion_laughs": ("anchors and aliases are not allowed", 21),
     "binary_tag": ("tag not allowed: '!!binary'", 4),
     "confusable_name": ("should match pattern", 3),
@@ -43,6 +45,20 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "duplicate_nested_key": ("duplicate key 'pooling' (first at line 15)", 16),
     "duplicate_top_key": ("duplicate key 'name' (first at line 3)", 20),
     "empty_file": ("this file is empty", None),
+    "escape_bidi_tag": ("this value holds U+202E (RIGHT-TO-LEFT OVERRIDE, a bidi control)", 5),
+    "escape_c1_csi": ("this value holds U+009B (CSI, a one-byte terminal escape sequence)", 5),
+    "escape_carriage_return": ("this value holds U+000D (a control character)", 4),
+    "escape_csi": (
+        'holds U+001B (ESC, which starts terminal escape sequences) at character 3, near "A \\x1b[31mred',
+        4,
+    ),
+    "escape_del": ("this value holds U+007F (DEL)", 5),
+    "escape_hex_in_kwargs": (
+        "this value holds U+001B (ESC, which starts terminal escape sequences)",
+        10,
+    ),
+    "escape_lrm_in_key": ("this value holds U+200E (LEFT-TO-RIGHT MARK, a bidi control)", 10),
+    "escape_osc_title": ('near "A manifest.\\x1b]0;you have bee"', 4),
     "function_path_shell": ("should match pattern", 8),
     "huge_integer": ("integer of 5000 digits is too large", 20),
     "infinite_std": ("should be a finite number", 12),
@@ -92,7 +108,19 @@ def test_refused_with_file_line_and_reason(file: Path) -> None:
     assert problem.line == line
     assert (problem.column is None) == (line is None)
     assert "\n" not in problem.message
-    assert not Path("/tmp/zoo-pwned").exists()
+
+
+def test_a_python_tag_never_runs(tmp_path: Path) -> None:
+    # The corpus file's payload touches a file; pointed into tmp_path, it must never appear.
+    canary = tmp_path / "pwned"
+    text = (CORPUS / "python_object_apply.yaml").read_text()
+    assert "touch /tmp/zoo-pwned" in text
+    file = tmp_path / "hostile" / "python_object_apply.yaml"
+    file.parent.mkdir()
+    file.write_text(text.replace("/tmp/zoo-pwned", str(canary)))
+    with pytest.raises(ManifestError, match="tag not allowed"):
+        read_manifest(file)
+    assert not canary.exists()
 
 
 @pytest.mark.parametrize("file", FILES, ids=lambda f: f.stem)

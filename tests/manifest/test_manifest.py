@@ -194,7 +194,8 @@ def test_single_problem_headline(tiny_manifest_data: ManifestFactory) -> None:
     data["gated"] = "sometimes"
     with pytest.raises(ManifestError, match=r"^invalid manifest:\n  .*: gated: ") as info:
         parse_manifest(_dump(data), "catalog/testing/tiny_vit.yaml")
-    assert info.value.problems[0].code == "bool_parsing"
+    assert info.value.problems[0].code == "bool_type"
+    assert "expected true or false, got the text 'sometimes'" in str(info.value)
 
 
 def test_discriminated_union_path_names_the_wrapper_type() -> None:
@@ -547,3 +548,24 @@ def test_valid_fixture_details() -> None:
     assert histo.license is not None
     assert histo.license.commercial is False
     assert histo.precision.default == "bfloat16"
+
+
+def test_numbers_accept_integers_but_integers_refuse_anything_else(
+    tiny_manifest_data: ManifestFactory,
+) -> None:
+    data = tiny_manifest_data()
+    data["input"].update(crop_pct=1, mean=[0, 0, 0], std=[1, 1, 1])
+    data["metrics"] = {"params_m": 22, "imagenet_top1": 81.4}
+    m = parse_manifest(_dump(data), "catalog/testing/tiny_vit.yaml")
+    assert (m.input.crop_pct, m.input.std, m.metrics["params_m"]) == (1.0, [1.0, 1.0, 1.0], 22.0)
+    for field, value, got in [
+        ("embedding_dim", "384", "the text '384'"),
+        ("prefix_tokens", True, "the boolean true"),
+        ("patch_size", 16.0, "the number 16.0"),
+    ]:
+        bad = tiny_manifest_data()
+        bad["output"][field] = value
+        (problem,) = _problems(_dump(bad))
+        assert problem.path == f"output.{field}"
+        assert problem.message.startswith(f"expected an integer, got {got}")
+        assert problem.line is not None

@@ -137,6 +137,17 @@ def test_valid_fixture_matches_json_schema(file: Path, validator: Draft202012Val
         ("output_zero_embedding_dim", ["output", "embedding_dim"]),
         ("schema_version_2", ["schema_version"]),
         ("name_uppercase", ["name"]),
+        # YAML's types count: a quoted number or a boolean is not an integer in either (16.0 is
+        # an integer to JSON Schema, so output_patch_size_float is pydantic's alone)
+        ("output_embedding_dim_quoted", ["output", "embedding_dim"]),
+        ("output_prefix_tokens_yes", ["output", "prefix_tokens"]),
+        ("output_feature_levels_true", ["output", "feature_levels"]),
+        ("output_feature_dim_list_quoted", ["output", "feature_dim"]),
+        ("input_size_quoted", ["input", "size", 0]),
+        ("input_crop_pct_quoted", ["input", "crop_pct"]),
+        ("input_mean_boolean", ["input", "mean", 1]),
+        ("schema_version_true", ["schema_version"]),
+        ("license_commercial_quoted", ["license"]),  # anyOf [License, null]
     ],
 )
 def test_json_schema_refuses_what_pydantic_refuses(

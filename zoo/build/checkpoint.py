@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import pickle
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,18 +65,30 @@ def read_file(path: Path, fmt: str = "auto") -> Mapping[str, Any]:
         except (SafetensorError, OSError) as exc:
             raise LoadError(f"cannot read {path} as safetensors: {exc}") from None
     try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
-            if "mmap" not in str(exc):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        Exception
-    ) as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        with warnings.catch_warnings():
+            # A pickle of a newer protocol than torch writes: the outcome below says what matters.
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol")
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:  # legacy (non-zip) pickles cannot be memory-mapped
+                if "mmap" not in str(exc):
+                    raise
+                return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights-only loading refused an object: name it
+        from zoo.build.pickles import refusal_message
+
+        message = refusal_message(path)
+        if message is None:
+            raise LoadError(
+                f"cannot read {path}: it is neither a torch checkpoint nor a pickle (damaged, "
+                "or another format). Check the file, or convert the checkpoint to safetensors."
+            ) from None
+        raise LoadError(message) from None
+    except Exception as exc:  # a damaged or foreign file: RuntimeError, EOFError, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise LoadError(
-            f"cannot read {path} as a weights-only pickle: {str(exc).splitlines()[0]}. "
-            "zoo never unpickles arbitrary objects; convert the checkpoint to safetensors."
+            f"cannot read {path} as a weights-only pickle ({type(exc).__name__}: {first}). "
+            "Check the file, or convert the checkpoint to safetensors."
         ) from None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from zoo.build.devices import resolve_device
 from zoo.build.indices import resolve_out_indices
 from zoo.build.loaders._base import Adapter, BuildContext, Builder, transformers_config_overrides
 from zoo.build.outputs import ZooModel
@@ -158,7 +159,7 @@ def load_manifest(
     manifest = apply_overrides(manifest, overrides)
     blocks = resolve_out_indices(out_indices, manifest.output.feature_levels)
     target_dtype = parse_dtype(dtype) or DTYPES[manifest.precision.default]
-    target_device = torch.device(device) if device is not None else None
+    target_device = resolve_device(device) if device is not None else None
     ctx = BuildContext(
         pretrained=pretrained and not meta,
         meta=meta,

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from zoo.errors import Problem
+from zoo.text import UNSAFE, describe, refusal
 
 MAX_BYTES = 1 << 20  # 1 MiB: the largest real manifest is a few KiB
 MAX_DEPTH = 32
@@ -136,9 +137,32 @@ def _yaml_problem(text: str, file: str, exc: yaml.MarkedYAMLError) -> Problem:
     return _problem(file, " ".join(message.split()), mark)
 
 
+def _unsafe_in_file(text: str, file: str) -> Problem | None:
+    """The first control or bidi character written as such anywhere in the file (comments too:
+    a bidi control there changes how the file reads in review), at its own line and column."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        for found in UNSAFE.finditer(line):
+            if found.group() != "\r":  # a CRLF line ending
+                return _problem(
+                    file,
+                    f"the file holds {describe(found.group())}: remove it (manifests may not hold "
+                    "control characters, terminal escape sequences or bidi controls)",
+                    code="text",
+                    at=(number, found.start() + 1),
+                )
+    return None
+
+
 def _scan(text: str, file: str) -> Problem | None:
-    """Refuse anchors, aliases and deep nesting on the event stream, before composing."""
+    """Refuse anchors, aliases, deep nesting and unsafe text on the event stream, before composing.
+
+    Characters the YAML reader refuses itself (most C0 controls) come out as its own error first.
+    Unsafe characters reach a value only through the file's text or a double-quoted escape
+    (``"\\e[31m"``, ``"\\u202e"``); the first are reported where they stand, the second at their
+    value.
+    """
     depth = 0
+    escaped: Problem | None = None
     for event in yaml.parse(text, Loader=_Base):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             return _problem(file, NO_ANCHORS, event.start_mark)
@@ -158,13 +182,16 @@ def _scan(text: str, file: str) -> Problem | None:
             continue
         elif isinstance(event, yaml.ScalarEvent):
             level = depth + 1  # the scalar at the bottom counts as a level
+            message = refusal(event.value, "this value") if escaped is None else None
+            if message is not None:
+                escaped = _problem(file, message, event.start_mark, code="text")
         else:
             continue
         if level > MAX_DEPTH:
             return _problem(
                 file, f"nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark
             )
-    return None
+    return _unsafe_in_file(text, file) or escaped
 
 
 def load_manifest_data(raw: bytes, file: str) -> tuple[Any, list[Problem]]:

@@ -37,7 +37,7 @@ WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "f
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides the summaries (relative to the package).
-_CODE = ("catalogue", "manifest")
+_CODE = ("catalogue", "manifest", "text.py")
 
 Row = dict[str, Any]
 FileStat = list[Any]  # [path, size, mtime_ns]

@@ -94,12 +94,25 @@ def _cfg(name: str) -> Any:
     if not timm.is_model(arch):
         close = [PREFIX + n for n in timm.list_models(f"*{arch[:6]}*")[:3]]
         raise ModelNotFoundError(name, close)
-    full = f"{arch}.{tag}" if tag else arch
-    cfg = timm.models.get_pretrained_cfg(full, allow_unregistered=tag is None)
-    if tag and cfg is None:
-        tags = [PREFIX + n for n in timm.list_pretrained(f"{arch}.*")[:3]]
-        raise ModelNotFoundError(name, tags)
-    return cfg
+    if tag is None:
+        return timm.models.get_pretrained_cfg(arch, allow_unregistered=True)
+    known = [n.partition(".")[2] for n in timm.list_pretrained(f"{arch}.*")]
+    if tag not in known:  # timm itself would raise RuntimeError("Invalid pretrained tag")
+        raise _unknown_tag(name, arch, tag, known)
+    return timm.models.get_pretrained_cfg(f"{arch}.{tag}")
+
+
+def _unknown_tag(name: str, arch: str, tag: str, known: list[str]) -> ModelNotFoundError:
+    """The error for ``timm/<arch>.<tag>`` when timm has no such tag: every tag it has."""
+    random = f"{PREFIX}{arch} builds it with random weights"
+    if not known:
+        hint = f"timm's {arch} has no pretrained weights at all ({random})."
+    else:
+        hint = (
+            f"timm's {arch} has no pretrained tag {tag!r}; its tags are: {', '.join(known)} "
+            f"(write {PREFIX}{arch}.<tag>; {random})."
+        )
+    return ModelNotFoundError(name, [f"{PREFIX}{arch}.{t}" for t in known], hint=hint)
 
 
 def summary(name: str) -> dict[str, Any]:

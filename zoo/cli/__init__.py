@@ -1,11 +1,12 @@
 """The ``zoo`` command line: thin commands over the library.
 
 Known errors (:class:`zoo.errors.ZooError`) print one short message and exit 1;
-usage errors exit 2; ``ZOO_DEBUG=1`` shows the traceback.
+usage errors exit 2; Ctrl-C exits 130; ``ZOO_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from zoo import __version__, constants
 from zoo.cli._browse import list_command, show_command
 from zoo.cli._check import readme_command, schema_command, validate_command
 from zoo.errors import ZooError
+from zoo.text import visible
 
 
 class _LazyGroup(click.Group):
@@ -60,16 +62,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # quotes what was typed: made visible like everything else
+        click.echo(visible(shown.getvalue()), err=True, nl=False)
         return exc.exit_code
-    except click.exceptions.Abort:
-        # click turns Ctrl-C (KeyboardInterrupt) into Abort: exit as an interrupted program does.
-        click.echo("interrupted", err=True)
-        return 130
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; the shell convention for SIGINT is 128 + 2.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            return 130
+        click.echo("aborted", err=True)
+        return 1
     except ZooError as exc:
         if constants.debug():
             raise
-        click.echo(f"error: {exc}", err=True)
+        # The message may quote a name the user typed or text from a manifest.
+        click.echo(visible(f"error: {exc}"), err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

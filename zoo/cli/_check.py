@@ -156,7 +156,7 @@ def schema_command(mode: str | None, path: Path | None) -> None:
     text = schema_text()
     target = path or _schema_path()
     if mode is None:
-        sys.stdout.write(text)
+        out.write(text)
     elif mode == "write":
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -194,7 +194,7 @@ def readme_command(mode: str | None, path: Path | None) -> None:
     out = Output()
     table = catalog_table()
     if mode is None:
-        sys.stdout.write(table + "\n")
+        out.write(table + "\n")
         return
     target = path or readme_path()
     current = target.read_text(encoding="utf-8")

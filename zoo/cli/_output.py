@@ -1,6 +1,9 @@
 """The one object that renders command results: tables and panels for people, JSON for scripts.
 
 Data goes to stdout, messages to stderr. Commands hand plain data to it and never print.
+Nothing is written raw: control characters and bidi controls in any text (a manifest that
+bypassed validation, a name the user typed) are shown as escapes (``\x1b``, ``\u202e``),
+so no output can drive the terminal or reorder what it shows.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from zoo.text import UNSAFE, visible
+
 Column = tuple[str, str]  # (key in the row dict, header)
 
 
@@ -26,9 +31,24 @@ def _cell(value: Any) -> str:
         return (
             "x".join(str(v) for v in value)
             if all(isinstance(v, int) for v in value)
-            else ", ".join(map(str, value))
+            else ", ".join(visible(str(v)) for v in value)
         )
-    return str(value)
+    return visible(str(value))
+
+
+def _text(text: str) -> str:
+    """Text for a rich renderable that parses markup: unsafe characters and markup escaped."""
+    return escape(visible(text))
+
+
+def _json_text(data: Any) -> str:
+    """JSON with every unsafe character as a ``\\uXXXX`` escape: the same data, printable.
+
+    ``json.dumps`` escapes C0 controls itself but writes DEL, C1 controls and bidi controls raw
+    under ``ensure_ascii=False``; inside a JSON string they can only stand in string values.
+    """
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class Output:
@@ -48,7 +68,7 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Print data as JSON (stdout)."""
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_text(data) + "\n")
 
     def table(
         self,
@@ -65,10 +85,15 @@ class Output:
         if not rows:
             self.message(empty)
             return
-        table = Table(title=title, header_style="bold", show_edge=False, pad_edge=False)
+        table = Table(
+            title=_text(title) if title is not None else None,
+            header_style="bold",
+            show_edge=False,
+            pad_edge=False,
+        )
         for key, header in columns:
             table.add_column(
-                header,
+                _text(header),
                 no_wrap=key != "license",
                 overflow="ellipsis" if key != "license" else "fold",
             )
@@ -90,23 +115,28 @@ class Output:
             return
         from rich.panel import Panel
 
-        self.out.print(f"[bold]{title}[/bold]")
+        self.out.print(f"[bold]{_text(title)}[/bold]")
         for heading, values in sections:
             grid = Table.grid(padding=(0, 2))
             grid.add_column(style="cyan", no_wrap=True)
             grid.add_column(overflow="fold")
             for key, value in values.items():
-                grid.add_row(key, _render(value))
-            self.out.print(Panel(grid, title=heading, title_align="left", expand=True))
+                # Data, never rich markup: a description may hold `[...]`.
+                grid.add_row(_text(str(key)), escape(_render(value)))
+            self.out.print(Panel(grid, title=_text(heading), title_align="left", expand=True))
 
     def lines(self, lines: Sequence[str]) -> None:
         """Plain lines to stdout."""
         for line in lines:
-            self.out.print(line, markup=False, highlight=False, soft_wrap=True)
+            self.out.print(visible(line), markup=False, highlight=False, soft_wrap=True)
+
+    def write(self, text: str) -> None:
+        """Text data to stdout as it is (a generated file, a table), unsafe characters made visible."""
+        sys.stdout.write(visible(text))
 
     def message(self, text: str, *, style: str | None = None) -> None:
         """A message for people (stderr)."""
-        self.err.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+        self.err.print(visible(text), style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _escape_data(text: str) -> str:
@@ -129,10 +159,10 @@ def github_annotation(level: str, message: str, properties: Mapping[str, Any]) -
         if value is not None
     )
     head = f"::{level} {props}" if props else f"::{level}"
-    return f"{head}::{_escape_data(message)}"
+    return visible(f"{head}::{_escape_data(message)}")
 
 
 def _render(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "\n".join(f"{k}: {_render(v)}" for k, v in value.items()) or "{}"
+        return "\n".join(f"{visible(str(k))}: {_render(v)}" for k, v in value.items()) or "{}"
     return _cell(value)

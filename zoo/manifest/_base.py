@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic_core import PydanticCustomError
 
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*/[a-z0-9][a-z0-9_.\-]*$"
 DOTTED_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
@@ -28,6 +30,55 @@ DottedPath = Annotated[
     StringConstraints(pattern=DOTTED_PATH_PATTERN),
     Field(description="A dotted Python path such as `timm.layers.SwiGLUPacked`."),
 ]
+
+
+def _typed(code: str, expected: str, *refused: type) -> Callable[[Any], Any]:
+    """A before-validator refusing values that YAML typed otherwise than the schema says.
+
+    pydantic's lax mode would turn ``"192"`` into 192, ``yes`` into 1 and ``16.0`` into 16: a
+    manifest that validates must also match its JSON Schema, so these are errors (of pydantic
+    type ``code``) that say what YAML read.
+    """
+
+    def refuse(got: str) -> PydanticCustomError:
+        return PydanticCustomError(
+            code, "expected {expected}, got {got}", {"expected": expected, "got": got}
+        )
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            if bool in refused:
+                shown = str(value).lower()
+                raise refuse(
+                    f"the boolean {shown} (YAML reads yes/no, true/false and on/off as booleans)"
+                )
+        elif isinstance(value, str) and str in refused:
+            raise refuse(f"the text {value!r} (write it without quotes)")
+        elif isinstance(value, int | float) and type(value) in refused:
+            raise refuse(f"the number {value!r}")
+        return value
+
+    return check
+
+
+# Strict scalars: every number and flag of a manifest is read as YAML typed it, never coerced.
+# The bounds come before the check so that they stay in the JSON Schema (minimum, ...).
+_INTEGER = BeforeValidator(_typed("int_type", "an integer", bool, str, float))
+_NUMBER = BeforeValidator(_typed("float_type", "a number", bool, str))
+PositiveInteger = Annotated[int, Strict(), Field(gt=0), _INTEGER]
+NonNegativeInteger = Annotated[int, Strict(), Field(ge=0), _INTEGER]
+#: A real number: an integer is accepted (``crop_pct: 1``), text and booleans are not.
+Number = Annotated[float, Strict(), _NUMBER]
+PositiveNumber = Annotated[float, Strict(), Field(gt=0), _NUMBER]
+#: A fraction in (0, 1].
+Fraction = Annotated[float, Strict(), Field(gt=0, le=1), _NUMBER]
+Flag = Annotated[
+    bool, Strict(), BeforeValidator(_typed("bool_type", "true or false", str, int, float))
+]
+SchemaVersion = Annotated[
+    Literal[1], BeforeValidator(_typed("literal_error", "the integer 1", bool, str, float))
+]
+
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]
 
 
@@ -46,6 +97,6 @@ class StrictModel(BaseModel):
 class FieldError(ValueError):
     """A model-level check that blames one field: ``loc`` is its path from the model."""
 
-    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc

@@ -6,19 +6,27 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Field,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    PrivateAttr,
-    field_validator,
-    model_validator,
-)
+from pydantic import Discriminator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Tag as UnionTag
 from typing_extensions import Self
 
-from zoo.manifest._base import FieldError, ModelName, NonEmptyStr, Sha256, StrictModel, Tag
+from zoo.manifest._base import (
+    FieldError,
+    Flag,
+    Fraction,
+    ModelName,
+    NonEmptyStr,
+    NonNegativeInteger,
+    Number,
+    PositiveInteger,
+    PositiveNumber,
+    SchemaVersion,
+    Sha256,
+    StrictModel,
+    Tag,
+)
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
+from zoo.text import first_refusal
 
 SCHEMA_VERSION = 1
 
@@ -32,7 +40,7 @@ class License(StrictModel):
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9.+\-]+$", examples=["MIT", "CC-BY-NC-ND-4.0"])]
     """An SPDX license identifier, or `other`."""
-    commercial: bool
+    commercial: Flag
     """Whether commercial use is allowed."""
     url: NonEmptyStr | None = None
     """Where the license text or terms are."""
@@ -102,7 +110,7 @@ class Checkpoint(StrictModel):
     """Dotted key of the nested dict that holds the state dict (`state_dict`, `model`, `teacher`)."""
     remap: Remap = Remap()
     """Key rewrites applied before loading."""
-    strict: bool = True
+    strict: Flag = True
     """Every parameter of the architecture must be in the checkpoint and no other key may be."""
 
     @model_validator(mode="after")
@@ -130,22 +138,22 @@ class Checkpoint(StrictModel):
 class InputSpec(StrictModel):
     """What the model expects as input."""
 
-    size: tuple[PositiveInt, PositiveInt]
+    size: tuple[PositiveInteger, PositiveInteger]
     """Default input size, `[height, width]`."""
-    mean: Annotated[list[float], Field(min_length=1)]
+    mean: Annotated[list[Number], Field(min_length=1)]
     """Normalization mean, one value per channel."""
-    std: Annotated[list[PositiveFloat], Field(min_length=1)]
+    std: Annotated[list[PositiveNumber], Field(min_length=1)]
     """Normalization standard deviation, one value per channel."""
-    channels: PositiveInt | None = None
+    channels: PositiveInteger | None = None
     """Input channels; default: the length of `mean`."""
     interpolation: Literal["bicubic", "bilinear", "nearest"] = "bicubic"
     """Resize interpolation used by the authors' evaluation transform."""
-    crop_pct: Annotated[float, Field(gt=0, le=1)] = 1.0
+    crop_pct: Fraction = 1.0
     """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
     crop_mode: Literal["center", "squash", "border"] = "center"
     """How the evaluation transform crops (timm's `crop_mode`): `center` resizes the short side then
     center-crops; `squash` resizes both sides to the target (aspect ratio not kept); `border` pads."""
-    dynamic_size: bool = False
+    dynamic_size: Flag = False
     """Other input sizes (multiples of the patch size) are allowed."""
 
     @model_validator(mode="after")
@@ -165,22 +173,35 @@ class InputSpec(StrictModel):
         return self.channels if self.channels is not None else len(self.mean)
 
 
+def _number_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list | tuple) else "number"
+
+
+#: One channel count for every level, or one per level. Tagged by the value's YAML type, so a
+#: wrong value gets one error (from the branch it was meant for), not one per branch.
+FeatureDim = Annotated[
+    Annotated[PositiveInteger, UnionTag("number")]
+    | Annotated[list[PositiveInteger], UnionTag("list")],
+    Discriminator(_number_or_list),
+]
+
+
 class OutputSpec(StrictModel):
     """The output contract: what `model(x)` and `out_indices` return."""
 
-    embedding_dim: PositiveInt
+    embedding_dim: PositiveInteger
     """`D` of the embedding `model(x) -> [B, D]`."""
     pooling: Pooling
     """How the embedding is made: `cls` (final token 0), `mean` (mean of the patch tokens),
     `cls+mean` (both concatenated; registers never averaged in), `pooler` (the model's own pooled
     output), `none` (what the model returns)."""
-    prefix_tokens: NonNegativeInt = 0
+    prefix_tokens: NonNegativeInteger = 0
     """Tokens before the patch grid: class token plus register tokens."""
-    patch_size: PositiveInt | None = None
+    patch_size: PositiveInteger | None = None
     """Patch size of a ViT (feature maps are `H/patch x W/patch`); null for CNNs."""
-    feature_levels: NonNegativeInt = 0
+    feature_levels: NonNegativeInteger = 0
     """Number of blocks addressable by `out_indices` (0: no feature maps)."""
-    feature_dim: PositiveInt | list[PositiveInt] | None = None
+    feature_dim: FeatureDim | None = None
     """Channels of each feature map: one number (the token dim of a ViT) or one per level."""
 
     @model_validator(mode="after")
@@ -217,7 +238,7 @@ class Precision(StrictModel):
 class Manifest(StrictModel):
     """One backbone of the catalogue."""
 
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
     """Version of this format."""
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
@@ -231,7 +252,7 @@ class Manifest(StrictModel):
     """License of the weights."""
     paper: Paper | None = None
     """Publication."""
-    gated: bool = False
+    gated: Flag = False
     """The weights need an access token (a gated Hugging Face repository)."""
     wrapper: Wrapper
     """Which library builds the `nn.Module`."""
@@ -243,12 +264,22 @@ class Manifest(StrictModel):
     """The output contract."""
     precision: Precision = Precision()
     """Default and safe dtypes."""
-    metrics: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], float] = {}
+    metrics: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], Number] = {}
     """Reported figures (`params_m`, `imagenet_top1`, ...), from the model card."""
     same_weights_as: ModelName | None = None
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
 
     _file: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: Any) -> Any:
+        # The YAML reader refuses these with a line and column already; this catches manifests
+        # built in Python (zoo.compat, timm names, overrides).
+        found = first_refusal(data) if isinstance(data, dict) else None
+        if found is not None:
+            raise FieldError(*found)
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from zoo.manifest._base import DOTTED_PATH_PATTERN, DottedPath, NonEmptyStr, StrictModel
+from zoo.manifest._base import DOTTED_PATH_PATTERN, DottedPath, Flag, NonEmptyStr, StrictModel
 
 #: The key that marks a Python object named by dotted path inside ``kwargs``.
 OBJECT_KEY = "$object"
@@ -114,7 +114,7 @@ class TransformersWrapper(_KwargsMixin):
     config: dict[str, Any] = {}
     """Inline configuration. With `model_type` it builds the architecture offline; with weights it
     overrides the repository's `config.json` field by field."""
-    trust_remote_code: bool = False
+    trust_remote_code: Flag = False
     """The repository's own Python code is needed. Runs only if the caller also passes
     `trust_remote_code=True` (CLI `--trust-remote-code`)."""
     kwargs: Kwargs = {}
@@ -148,7 +148,7 @@ class TorchHubWrapper(_KwargsMixin):
     """Where `repo` lives. A local folder is relative to the manifest's folder unless absolute."""
     kwargs: Kwargs = {}
     """Keyword arguments for the entry point."""
-    trust_repo: bool = False
+    trust_repo: Flag = False
     """A remote repository runs its own code: required for `source: github`."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from zoo.build.devices import check_accelerator
 from zoo.build.outputs import ZooModel
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.run.embed_io import (
@@ -298,6 +299,7 @@ def run(config: EmbedConfig) -> dict[str, Any] | None:
         UsageError: Bad options, a non-empty ``out`` without ``overwrite``, no images.
         LoadError: An image got no result (the shards are kept).
     """
+    check_accelerator(config.accelerator, config.devices)  # before Lightning starts
     if config.fmt not in FORMATS:
         raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}")
     if config.fmt == "parquet":
