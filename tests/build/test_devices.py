@@ -69,7 +69,7 @@ def test_mps_without_apple_silicon() -> None:
 @pytest.mark.parametrize("device", [MISSING_CUDA, "gpu", "cdua"])
 def test_zoo_load_with_a_wrong_device_is_one_line(run_cli: CliRunner, device: str) -> None:
     code, out, err = run_cli("load", NAME, "--device", device)
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert err.count("\n") == 1, err
     assert err.startswith(f"error: device '{device}'")
@@ -103,7 +103,7 @@ def test_zoo_embed_with_an_accelerator_this_machine_lacks(
     out_dir = tmp_path / "out"
     args = ["--random-init", "--accelerator", accelerator, "--devices", devices]
     code, out, err = run_cli("embed", NAME, str(images), "--out", str(out_dir), *args)
-    assert code == 1
+    assert code == 2
     assert out == ""
     assert err.count("\n") == 1, err
     assert err.startswith(f"error: --accelerator {accelerator}")

@@ -163,7 +163,7 @@ def test_embed_one_process(run_cli: Any, manifest_file: Path, images: Path, tmp_
 
     # a second run refuses the folder, then replaces it with --overwrite
     code, _, stderr = run_cli("embed", manifest_file, images, "--out", out, "--workers", "0")
-    assert code == 1
+    assert code == 2  # a usage error: the folder is not empty
     assert "not empty" in stderr
     assert "--overwrite" in stderr
     code, _, stderr = run_cli(
@@ -233,7 +233,7 @@ def test_embed_usage_errors(
     run_cli: Any, manifest_file: Path, images: Path, tmp_path: Path
 ) -> None:
     code, _, stderr = run_cli("embed", manifest_file, tmp_path / "nowhere", "--out", tmp_path / "o")
-    assert code == 1
+    assert code == 2
     assert "no such folder or list file" in stderr
     (tmp_path / "file").write_text("x")
     code, _, stderr = run_cli("embed", manifest_file, images, "--out", tmp_path / "file")
@@ -244,15 +244,15 @@ def test_embed_usage_errors(
     code, _, stderr = run_cli(
         "embed", manifest_file, images, "--out", tmp_path / "o", "--out-indices", "x"
     )
-    assert code == 1
+    assert code == 2
     assert "out_indices" in stderr
     code, _, stderr = run_cli(
         "embed", manifest_file, images, "--out", tmp_path / "o", "--precision", "fp8"
     )
-    assert code == 1
+    assert code == 2
     assert "--precision 'fp8'" in stderr
     code, _, stderr = run_cli("embed", manifest_file, images, "--out", images.parent, "--overwrite")
-    assert code == 1
+    assert code == 2
     assert "holds input images" in stderr
     code, _, stderr = run_cli("embed", "testing/nope", images, "--out", tmp_path / "o")
     assert code == 1

@@ -1,6 +1,7 @@
 """The ``zoo`` command line: thin commands over the library.
 
-Known errors (:class:`zoo.errors.ZooError`) print one short message and exit 1;
+Known errors (:class:`zoo.errors.ZooError`) print one short message and exit 1 (2 for a
+:class:`zoo.errors.UsageError`, a bad argument);
 usage errors exit 2; Ctrl-C exits 130; ``ZOO_DEBUG=1`` shows the traceback.
 """
 
@@ -15,7 +16,7 @@ import click
 from zoo import __version__, constants
 from zoo.cli._browse import list_command, show_command
 from zoo.cli._check import readme_command, schema_command, validate_command
-from zoo.errors import ZooError
+from zoo.errors import UsageError, ZooError
 from zoo.text import visible
 
 
@@ -78,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # The message may quote a name the user typed or text from a manifest.
         click.echo(visible(f"error: {exc}"), err=True)
-        return 1
+        # A bad argument (a device that is not here, out_indices out of range) is a usage
+        # error, as click's own are; everything else zoo knows about is exit 1.
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
