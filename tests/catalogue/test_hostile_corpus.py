@@ -1,7 +1,7 @@
-"""The hostile-manifest corpus (tests/hostile/): every file is refused with a clean error that
+"""The hostile-manifest corpus (tests/catalogue/hostile/): every file is refused with a clean error that
 names the file and, where a line exists, the line, through the library and through `zoo
 validate` (exit 1, no traceback). Files refused only when loading (paths that climb out of the
-catalogue) are in tests/hostile/load/ and go through `zoo pull`. Hypothesis feeds the reader
+catalogue) are in tests/catalogue/hostile/load/ and go through `zoo pull`. Hypothesis feeds the reader
 random bytes, text and structures: only ManifestError ever comes out."""
 
 from __future__ import annotations
