@@ -239,7 +239,7 @@ def test_transformers_non_vit_config_is_refused(
     folder = tmp_path / "resnet"
     transformers.ResNetConfig().save_pretrained(folder)
     code, out, err = run_cli("new", f"hf:{folder}", "vision/rn", "--root", root)
-    assert code == 1
+    assert code == 2  # a usage error: the folder is not what hf: needs
     assert out == ""
     assert "drafts ViT-style models" in err
     assert "Write this manifest by hand" in err
@@ -248,7 +248,7 @@ def test_transformers_non_vit_config_is_refused(
 
 def test_transformers_folder_without_config(run_cli: CliRunner, root: Path, tmp_path: Path) -> None:
     code, _, err = run_cli("new", f"hf:{tmp_path}", "vision/x", "--root", root)
-    assert code == 1
+    assert code == 2  # a usage error: the folder is not what hf: needs
     assert f"no config.json in {tmp_path}" in err
 
 
