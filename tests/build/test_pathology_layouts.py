@@ -55,7 +55,9 @@ def _source(arch: str, kwargs: dict[str, Any]) -> nn.Module:
     from zoo.build.objects import resolve_objects
 
     torch.manual_seed(0)
-    model = timm.create_model(arch, pretrained=False, num_classes=0, **resolve_objects(kwargs, purpose="test source"))
+    model = timm.create_model(
+        arch, pretrained=False, num_classes=0, **resolve_objects(kwargs, purpose="test source")
+    )
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith(("gamma", "reg_token", "cls_token", "pos_embed")):
@@ -113,7 +115,9 @@ def _manifest(
         "feature_dim": DIM,
     }
     wrapper = {"type": "timm", "architecture": arch, "kwargs": kwargs}
-    return kit.manifest(wrapper, output, checkpoint=ckpt, size=(SIZE, SIZE), name=f"testing/{entry}")
+    return kit.manifest(
+        wrapper, output, checkpoint=ckpt, size=(SIZE, SIZE), name=f"testing/{entry}"
+    )
 
 
 def _check(kit: Kit, data: dict[str, Any], source: nn.Module) -> None:

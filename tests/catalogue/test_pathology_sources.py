@@ -26,8 +26,11 @@ DINOV2: dict[str, Any] = json.loads((DATA / "dinov2_archs.json").read_text())
 
 #: The DINOv2 training configs the authors published, and the entries built from them.
 AUTHOR_CONFIGS = {
-    "pathology/sophont_openmidnight": DATA / "author_configs/MedARC-AI/OpenMidnight/vitg14_reg4.yaml",
-    "pathology/openpath": DATA / "author_configs/taejoon89/openpath/openpath_vitg14.yaml",
+    name: DATA / "author_configs" / path
+    for name, path in {
+        "pathology/sophont_openmidnight": "MedARC-AI/OpenMidnight/vitg14_reg4.yaml",
+        "pathology/openpath": "taejoon89/openpath/openpath_vitg14.yaml",
+    }.items()
 }
 
 
@@ -148,7 +151,8 @@ def test_openpath_remap_flattens_the_block_chunks_of_its_training_config(
 def test_second_embeddings_share_weights_and_transform(catalog: zoo.Catalog) -> None:
     both, cls = catalog.get("pathology/paige_virchow"), catalog.get("pathology/paige_virchow_cls")
     assert cls.same_weights_as == both.name
-    assert both.checkpoint == cls.checkpoint and both.input == cls.input
+    assert both.checkpoint == cls.checkpoint
+    assert both.input == cls.input
     assert (both.output.pooling, both.output.embedding_dim) == ("cls+mean", 2560)
     assert (cls.output.pooling, cls.output.embedding_dim) == ("cls", 1280)
     assert both.output.prefix_tokens == 1  # Virchow v1 has no registers: the mean is tokens[1:]
