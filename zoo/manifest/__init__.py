@@ -13,10 +13,12 @@ from zoo.manifest._models import (
     Remap,
 )
 from zoo.manifest._schema import schema_text
+from zoo.manifest._volume import Intensity, VolumeGrid, VolumeInputSpec
 from zoo.manifest._wrappers import (
     OBJECT_KEY,
     WRAPPER_TYPES,
     FunctionWrapper,
+    MonaiWrapper,
     OnnxWrapper,
     TimmWrapper,
     TorchHubWrapper,
@@ -31,8 +33,10 @@ __all__ = [
     "FunctionWrapper",
     "HfLocation",
     "InputSpec",
+    "Intensity",
     "License",
     "Manifest",
+    "MonaiWrapper",
     "OnnxWrapper",
     "OutputSpec",
     "Paper",
@@ -41,5 +45,7 @@ __all__ = [
     "TimmWrapper",
     "TorchHubWrapper",
     "TransformersWrapper",
+    "VolumeGrid",
+    "VolumeInputSpec",
     "schema_text",
 ]

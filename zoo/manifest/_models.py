@@ -11,6 +11,7 @@ from pydantic import Tag as UnionTag
 from typing_extensions import Self
 
 from zoo.manifest._base import (
+    AliasName,
     FieldError,
     Flag,
     Fraction,
@@ -25,6 +26,7 @@ from zoo.manifest._base import (
     StrictModel,
     Tag,
 )
+from zoo.manifest._volume import VolumeGrid, VolumeInputSpec, input_kind, volume_problems
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
 from zoo.text import first_refusal
 
@@ -77,6 +79,9 @@ class Remap(StrictModel):
     """Regular expression -> replacement (Python `re.sub` syntax), applied in order."""
     drop: list[NonEmptyStr] = []
     """Glob patterns (fnmatch) of keys to drop, e.g. `head.*`."""
+    keep: list[NonEmptyStr] = []
+    """Glob patterns (fnmatch) of the keys to keep, all others dropped (after `rename`, before
+    `drop`), e.g. `[swinViT.*, encoder*]` for the encoder of a segmentation checkpoint."""
 
     @field_validator("rename")
     @classmethod
@@ -203,12 +208,15 @@ class OutputSpec(StrictModel):
     """Number of blocks addressable by `out_indices` (0: no feature maps)."""
     feature_dim: FeatureDim | None = None
     """Channels of each feature map: one number (the token dim of a ViT) or one per level."""
+    grid: VolumeGrid | None = None
+    """3-D encoders (`input.kind: volume`): the stride of each feature map `[B, C, d, h, w]`, the
+    input size multiple, and the levels the embedding pools."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.pooling in ("cls", "cls+mean") and self.prefix_tokens < 1:
             raise ValueError(f"pooling {self.pooling} needs a class token: prefix_tokens >= 1")
-        if self.pooling in ("mean", "cls+mean") and self.patch_size is None:
+        if self.pooling in ("mean", "cls+mean") and self.patch_size is None and self.grid is None:
             raise ValueError(f"pooling {self.pooling} averages patch tokens: set patch_size")
         if isinstance(self.feature_dim, list) and len(self.feature_dim) != self.feature_levels:
             raise ValueError(
@@ -242,7 +250,7 @@ class Manifest(StrictModel):
     """Version of this format."""
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
-    aliases: list[ModelName] = []
+    aliases: list[AliasName] = []
     """Other names that resolve to this entry (e.g. the name another library uses)."""
     description: str = ""
     """What the model is, what it was trained on and which embedding this entry returns."""
@@ -258,8 +266,12 @@ class Manifest(StrictModel):
     """Which library builds the `nn.Module`."""
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
-    input: InputSpec
-    """Input size and preprocessing."""
+    input: Annotated[
+        Annotated[InputSpec, UnionTag("image")] | Annotated[VolumeInputSpec, UnionTag("volume")],
+        Discriminator(input_kind),
+    ]
+    """Input size and preprocessing: an image (`[C, H, W]`), or a volume (`kind: volume`,
+    `[C, D, H, W]`)."""
     output: OutputSpec
     """The output contract."""
     precision: Precision = Precision()
@@ -349,6 +361,8 @@ class Manifest(StrictModel):
                     f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
                     "channels (one mean/std value per channel)",
                 )
+        for loc, message in volume_problems(self):
+            raise FieldError(loc, message)
         if self.same_weights_as == self.name:
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:
