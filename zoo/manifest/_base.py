@@ -21,9 +21,7 @@ ModelName = Annotated[
 ]
 AliasName = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$", max_length=200
-    ),
+    StringConstraints(pattern=r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$", max_length=200),
     Field(
         description="Another name of the entry: `<group>/<name>`, or a bare `<name>` where another "
         "library registers one (eva's `segresnet_encoder`).",

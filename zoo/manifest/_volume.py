@@ -189,7 +189,10 @@ def volume_problems(manifest: Any) -> list[tuple[tuple[str, ...], str]]:
         )
     if not isinstance(out.feature_dim, list):
         problems.append(
-            (("output", "feature_dim"), "a 3-D encoder lists its channels per level: feature_dim: [...]")
+            (
+                ("output", "feature_dim"),
+                "a 3-D encoder lists its channels per level: feature_dim: [...]",
+            )
         )
     bad = [i for i in grid.pool if not -levels <= i < levels]
     if bad:

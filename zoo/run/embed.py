@@ -104,7 +104,6 @@ def refuse_volumes(name: str) -> None:
 
 def load_model(config: EmbedConfig) -> ZooModel:
     """The model, by catalogue name or manifest file; random weights are seeded so every rank agrees."""
-    refuse_volumes(config.name)
     torch.manual_seed(config.seed)
     kwargs = {
         "out_indices": config.out_indices,
@@ -321,6 +320,7 @@ def run(config: EmbedConfig) -> dict[str, Any] | None:
     check_accelerator(config.accelerator, config.devices)  # before Lightning starts
     if config.fmt not in FORMATS:
         raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}")
+    refuse_volumes(config.name)
     if config.fmt == "parquet":
         from zoo.run.embed_io import _pyarrow
 

@@ -89,7 +89,12 @@ class SwinUNETRAdapter(MonaiAdapter):
             maps[0] = m.encoder1(x)
         if wanted - {0}:
             hidden = m.swinViT(x, m.normalize)
-            heads = {1: (m.encoder2, 0), 2: (m.encoder3, 1), 3: (m.encoder4, 2), 5: (m.encoder10, 4)}
+            heads = {
+                1: (m.encoder2, 0),
+                2: (m.encoder3, 1),
+                3: (m.encoder4, 2),
+                5: (m.encoder10, 4),
+            }
             for level in wanted - {0}:
                 block, stage = heads.get(level, (None, 3))
                 maps[level] = block(hidden[stage]) if block is not None else hidden[stage]
@@ -188,7 +193,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
                 f"{manifest.name}: monai {wrapper.network} rejects its arguments: {exc}"
             ) from None
         except (ValueError, AssertionError) as exc:
-            raise LoadError(f"{manifest.name}: building monai {wrapper.network} failed: {exc}") from None
+            raise LoadError(
+                f"{manifest.name}: building monai {wrapper.network} failed: {exc}"
+            ) from None
     module = as_module(network, manifest, f"monai {wrapper.network}")
     for name in adapter_type.decoder:
         if hasattr(module, name):
