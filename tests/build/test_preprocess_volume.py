@@ -20,7 +20,7 @@ pytest.importorskip("monai")
 BASE: dict[str, Any] = {
     "schema_version": 1,
     "name": "testing/ct",
-    "wrapper": {"type": "monai", "network": "SegResNet", "kwargs": {"init_filters": 4}},
+    "wrapper": {"type": "monai", "network": "SegResNet", "kwargs": {"init_filters": 8}},
     "input": {
         "kind": "volume",
         "size": [16, 16, 16],
@@ -28,10 +28,10 @@ BASE: dict[str, Any] = {
         "intensity": {"window": [-100, 300], "range": [0, 1], "clip": True},
     },
     "output": {
-        "embedding_dim": 32,
+        "embedding_dim": 64,
         "pooling": "mean",
         "feature_levels": 4,
-        "feature_dim": [4, 8, 16, 32],
+        "feature_dim": [8, 16, 32, 64],
         "grid": {"strides": [1, 2, 4, 8], "multiple": 8},
     },
 }

@@ -24,7 +24,8 @@ pytest.importorskip("monai")
 
 from monai.networks.nets import SegResNet, SwinUNETR
 
-#: A Swin UNETR of feature size 12 (the smallest MONAI allows) on 32^3 inputs.
+#: A Swin UNETR of feature size 12 (the smallest MONAI allows) on 64x32x32 inputs (the deepest
+#: map must keep more than one voxel for its instance norm).
 SWIN: dict[str, Any] = {
     "schema_version": 1,
     "name": "testing/tiny_swin",
@@ -33,7 +34,7 @@ SWIN: dict[str, Any] = {
         "network": "SwinUNETR",
         "kwargs": {"feature_size": 12, "use_v2": False},
     },
-    "input": {"kind": "volume", "size": [32, 32, 32], "channels": 1},
+    "input": {"kind": "volume", "size": [64, 32, 32], "channels": 1},
     "output": {
         "embedding_dim": 288,
         "pooling": "mean",
@@ -46,21 +47,21 @@ SWIN: dict[str, Any] = {
 #: The top-level modules of SwinUNETR's encoder (eva's SwinUNETREncoder has exactly these).
 ENCODER = {"swinViT", "encoder1", "encoder2", "encoder3", "encoder4", "encoder10"}
 
-#: A SegResNet of 4 initial filters, three stages, on 16^3 inputs.
+#: A SegResNet of 8 initial filters (group norm of 8 groups), three stages, on 16^3 inputs.
 SEGRESNET: dict[str, Any] = {
     "schema_version": 1,
     "name": "testing/tiny_segresnet",
     "wrapper": {
         "type": "monai",
         "network": "SegResNet",
-        "kwargs": {"init_filters": 4, "blocks_down": [1, 1, 1]},
+        "kwargs": {"init_filters": 8, "blocks_down": [1, 1, 1]},
     },
     "input": {"kind": "volume", "size": [16, 16, 16], "channels": 1, "dynamic_size": True},
     "output": {
-        "embedding_dim": 16,
+        "embedding_dim": 32,
         "pooling": "mean",
         "feature_levels": 3,
-        "feature_dim": [4, 8, 16],
+        "feature_dim": [8, 16, 32],
         "grid": {"strides": [1, 2, 4], "multiple": 4},
     },
 }
@@ -100,18 +101,18 @@ def _encoder_maps(net: SwinUNETR, x: torch.Tensor) -> list[torch.Tensor]:
 def test_random_swin_unetr_returns_the_declared_embedding_and_maps(tmp_path: Path) -> None:
     file = _write(tmp_path, SWIN)
     model = load_manifest(file, pretrained=False)
-    x = torch.randn(2, 1, 32, 32, 32)
+    x = torch.randn(2, 1, 64, 32, 32)
     with torch.no_grad():
         emb = model(x)
         maps = model.features(x, list(range(6)))
     assert emb.shape == (2, 288)
     assert [tuple(m.shape) for m in maps] == [
-        (2, 12, 32, 32, 32),
-        (2, 12, 16, 16, 16),
-        (2, 24, 8, 8, 8),
-        (2, 48, 4, 4, 4),
-        (2, 96, 2, 2, 2),
-        (2, 192, 1, 1, 1),
+        (2, 12, 64, 32, 32),
+        (2, 12, 32, 16, 16),
+        (2, 24, 16, 8, 8),
+        (2, 48, 8, 4, 4),
+        (2, 96, 4, 2, 2),
+        (2, 192, 2, 1, 1),
     ]
     # the embedding is the global average of levels 0, 1, 2, 3 and 5, in that order
     pooled = torch.cat([maps[i].mean(dim=(2, 3, 4)) for i in (0, 1, 2, 3, 5)], dim=1)
@@ -127,21 +128,21 @@ def test_out_indices_select_maps_in_the_order_asked(
 ) -> None:
     model = load_manifest(_write(tmp_path, SWIN), pretrained=False, out_indices=out_indices)
     with torch.no_grad():
-        maps = model(torch.randn(1, 1, 32, 32, 32))
+        maps = model(torch.randn(1, 1, 64, 32, 32))
     assert [m.shape[1] for m in maps] == channels
     assert all(m.ndim == 5 for m in maps)
 
 
 def test_other_sizes_need_dynamic_size_and_a_multiple(tmp_path: Path) -> None:
     fixed = load_manifest(_write(tmp_path, SWIN), pretrained=False)
-    with pytest.raises(UsageError, match=r"input 64x32x32 but the model takes 32x32x32"):
-        fixed(torch.randn(1, 1, 64, 32, 32))
+    with pytest.raises(UsageError, match=r"input 32x32x64 but the model takes 64x32x32"):
+        fixed(torch.randn(1, 1, 32, 32, 64))
     data = copy.deepcopy(SWIN)
     data["input"]["dynamic_size"] = True
     model = load_manifest(_write(tmp_path, data), pretrained=False, out_indices=1)
     with torch.no_grad():
-        (deepest,) = model(torch.randn(1, 1, 64, 32, 32))
-    assert deepest.shape == (1, 192, 2, 1, 1)
+        (deepest,) = model(torch.randn(1, 1, 32, 64, 32))
+    assert deepest.shape == (1, 192, 1, 2, 1)
     with pytest.raises(UsageError, match=r"48x32x32 is not a multiple of 32x32x32 per axis"):
         model(torch.randn(1, 1, 48, 32, 32))
 
@@ -149,9 +150,9 @@ def test_other_sizes_need_dynamic_size_and_a_multiple(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
-        ((1, 32, 32, 32), r"expected a volume batch \[B, C, D, H, W\].*add the channel axis"),
-        ((1, 1, 32, 32), r"expected a volume batch \[B, C, D, H, W\], got shape \(1, 1, 32, 32\)$"),
-        ((1, 2, 32, 32, 32), "expected 1 input channels, got 2"),
+        ((1, 64, 32, 32), r"expected a volume batch \[B, C, D, H, W\].*add the channel axis"),
+        ((1, 1, 32), r"expected a volume batch \[B, C, D, H, W\], got shape \(1, 1, 32\)$"),
+        ((1, 2, 64, 32, 32), "expected 1 input channels, got 2"),
     ],
 )
 def test_wrong_batches_are_usage_errors(
@@ -168,7 +169,11 @@ def test_segresnet_levels_and_embedding(tmp_path: Path) -> None:
     with torch.no_grad():
         emb = model(x)
         maps = model.features(x, [0, 1, 2])
-    assert [tuple(m.shape) for m in maps] == [(1, 4, 16, 24, 8), (1, 8, 8, 12, 4), (1, 16, 4, 6, 2)]
+    assert [tuple(m.shape) for m in maps] == [
+        (1, 8, 16, 24, 8),
+        (1, 16, 8, 12, 4),
+        (1, 32, 4, 6, 2),
+    ]
     torch.testing.assert_close(emb, maps[2].mean(dim=(2, 3, 4)))  # default pool: the deepest
 
 
@@ -213,7 +218,7 @@ def test_overrides_change_the_network_and_the_declared_contract(tmp_path: Path) 
     assert m.input.in_chans == 2
     assert m.output.feature_dim == [24, 24, 48, 96, 192, 384]
     assert m.output.embedding_dim == 576
-    assert model(torch.zeros(1, 2, 32, 32, 32, device="meta")).shape == (1, 576)
+    assert model(torch.zeros(1, 2, 64, 32, 32, device="meta")).shape == (1, 576)
     with pytest.raises(UsageError, match="rejects its arguments"):
         load_manifest(_write(tmp_path, SWIN), meta=True, no_such_argument=1)
 
@@ -256,7 +261,7 @@ def test_the_catalogue_remap_rules_load_the_authors_layout_strictly(
         SWIN, path=str(weights), format="pickle", key=ckpt.key, remap=ckpt.remap.model_dump()
     )
     model = load_manifest(_write(tmp_path, data), out_indices=6)
-    x = torch.randn(1, 1, 32, 32, 32)
+    x = torch.randn(1, 1, 64, 32, 32)
     with torch.no_grad():
         got, want = model(x), _encoder_maps(swin_net, x)
     for a, b in zip(got, want, strict=True):
@@ -287,7 +292,7 @@ def test_voco_layout_is_the_encoder_state_dict_as_it_is(
     torch.save(encoder, weights)
     url = server.add("VoCo_B_SSL_head.pt", weights.read_bytes())
     model = load_manifest(_write(tmp_path, _with_checkpoint(SWIN, url=url, format="pickle")))
-    x = torch.randn(1, 1, 32, 32, 32)
+    x = torch.randn(1, 1, 64, 32, 32)
     with torch.no_grad():
         emb = model(x)
     want = _encoder_maps(swin_net, x)

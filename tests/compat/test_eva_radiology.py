@@ -37,6 +37,6 @@ def test_model_from_registry_with_evas_constructor_arguments() -> None:
         model_kwargs={"out_indices": 6, "feature_size": 12},
     )
     with torch.no_grad():
-        maps = encoder(torch.randn(1, 1, 32, 32, 32))
+        maps = encoder(torch.randn(1, 1, 64, 32, 32))
     assert [m.shape[1] for m in maps] == [12, 12, 24, 48, 96, 192]
     assert encoder.model.manifest.output.embedding_dim == 288

@@ -87,18 +87,24 @@ def test_per_axis_strides_and_multiple() -> None:
     ("path", "value", "where", "says"),
     [
         ("input.mean", [0.5], "input", "give both mean and std"),
-        ("input.channels", 2, "wrapper.kwargs.in_channels", "input.channels is 2"),
+        (
+            "wrapper.kwargs",
+            {"in_channels": 2, "feature_size": 12},
+            "wrapper.kwargs.in_channels",
+            "in_channels is 2 but input.channels is 1",
+        ),
         ("input.orientation", "RAR", "input", "name each anatomical axis once"),
         ("input.orientation", "XYZ", "input.orientation", "should match pattern"),
         ("input.intensity", {"window": [250, -175]}, "input.intensity", "low < high"),
-        ("input.size", [64, 64], "input.size", "at least 3 items"),
+        ("input.size", [64, 64], "input.size.2", "field required"),
         ("input.size", [64, 64, 48], "input.size", "not a multiple of output.grid.multiple"),
         ("input.spacing", [1.5, 0, 1.5], "input.spacing.1", "greater than 0"),
-        ("output.grid", _DELETE, "output.grid", "a volume input needs output.grid"),
+        ("output.grid", _DELETE, "output", "a 3-D encoder sets output.grid instead"),
         ("output.grid.strides", [1, 2, 4], "output.grid.strides", "lists 3 levels"),
         ("output.grid.pool", [6], "output.grid.pool", "out of range"),
         ("output.embedding_dim", 1152, "output.embedding_dim", "gives 288 channels, not 1152"),
-        ("output.pooling", "cls", "output.pooling", "needs tokens"),
+        ("output.pooling", "cls", "output", "needs a class token"),
+        ("output.pooling", "pooler", "output.pooling", "needs tokens"),
         ("output.feature_dim", 12, "output.feature_dim", "per level"),
         ("wrapper.network", "UNet", "wrapper.monai.network", "'SwinUNETR' or 'SegResNet'"),
         ("wrapper.kwargs", {"spatial_dims": 2}, "wrapper.kwargs.spatial_dims", "must be 3"),
@@ -109,6 +115,15 @@ def test_volume_mistakes_name_the_field(path: str, value: Any, where: str, says:
         _parse(_with(path, value))
     found = [p for p in info.value.problems if p.path == where and says in p.message]
     assert found, str(info.value)
+
+
+def test_a_volume_input_needs_a_grid_even_without_pooling() -> None:
+    data = _with("output.grid", _DELETE)
+    data["output"]["pooling"] = "none"
+    with pytest.raises(ManifestError) as info:
+        _parse(data)
+    assert [p.path for p in info.value.problems] == ["output.grid"]
+    assert "a volume input needs output.grid" in str(info.value)
 
 
 def test_a_monai_wrapper_needs_a_volume_input(tiny_manifest_data: Any) -> None:
@@ -139,7 +154,11 @@ def test_error_lines_point_into_the_input_block() -> None:
     with pytest.raises(ManifestError) as info:
         parse_manifest(text.encode(), "testing/tiny_swin.yaml")
     problem = info.value.problems[0]
-    assert problem.line == 1 + text.splitlines().index("input:")
+    lines = text.splitlines()
+    start = lines.index("input:")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(" "))
+    assert problem.line is not None
+    assert start < problem.line <= end  # inside the input block (1-based line)
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,9 @@ class VolumeTransform:
         t = _transforms()
         self._spatial = []
         if spec.orientation:
-            self._spatial.append(t.Orientation(axcodes=spec.orientation))
+            # nibabel's axis letters (L->R, P->A, I->S), stated rather than left to MONAI's default
+            labels = (("L", "R"), ("P", "A"), ("I", "S"))
+            self._spatial.append(t.Orientation(axcodes=spec.orientation, labels=labels))
         if spec.spacing:
             self._spatial.append(t.Spacing(pixdim=spec.spacing, mode="bilinear"))
         steps: list[Any] = []

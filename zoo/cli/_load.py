@@ -70,7 +70,6 @@ def load_command(
     """Build NAME, run one forward pass on a random input, and print a summary."""
     from zoo.build.catalog import Catalog
     from zoo.build.indices import parse_out_indices
-    from zoo.errors import UsageError
     from zoo.manifest import VolumeInputSpec
 
     out = Output(as_json=as_json)
@@ -92,9 +91,10 @@ def load_command(
     manifest = model.manifest
     if isinstance(manifest.input, VolumeInputSpec):
         if size:
-            raise UsageError(
-                f"--input-size is an image's height,width; {manifest.name} takes volumes of "
-                f"{list(manifest.input.size)} [D, H, W]"
+            raise click.BadParameter(
+                f"an image's height,width; {manifest.name} takes volumes of "
+                f"{list(manifest.input.size)} [D, H, W]",
+                param_hint="--input-size",
             )
         shape: tuple[int, ...] = manifest.input.size
     else:

@@ -217,13 +217,16 @@ class OutputSpec(StrictModel):
         if self.pooling in ("cls", "cls+mean") and self.prefix_tokens < 1:
             raise ValueError(f"pooling {self.pooling} needs a class token: prefix_tokens >= 1")
         if self.pooling in ("mean", "cls+mean") and self.patch_size is None and self.grid is None:
-            raise ValueError(f"pooling {self.pooling} averages patch tokens: set patch_size")
+            raise ValueError(
+                f"pooling {self.pooling} averages patch tokens: set patch_size "
+                "(a 3-D encoder sets output.grid instead)"
+            )
         if isinstance(self.feature_dim, list) and len(self.feature_dim) != self.feature_levels:
             raise ValueError(
                 f"feature_dim lists {len(self.feature_dim)} values for "
                 f"{self.feature_levels} feature_levels"
             )
-        if isinstance(self.feature_dim, int):
+        if isinstance(self.feature_dim, int) and self.grid is None:
             factor = {"cls": 1, "mean": 1, "cls+mean": 2}.get(self.pooling)
             if factor and self.embedding_dim != factor * self.feature_dim:
                 what = "twice the token dim" if factor == 2 else "the token dim"
