@@ -215,6 +215,7 @@ def _read(tmp_path: Path, data: dict[str, Any]) -> Any:
 def test_overrides_change_the_network_and_the_declared_contract(tmp_path: Path) -> None:
     model = load_manifest(_write(tmp_path, SWIN), meta=True, feature_size=24, in_channels=2)
     m = model.manifest
+    assert all(t.is_meta for t in model.backbone.state_dict().values())  # buffers too: no memory
     assert m.input.in_chans == 2
     assert m.output.feature_dim == [24, 24, 48, 96, 192, 384]
     assert m.output.embedding_dim == 576
