@@ -16,7 +16,7 @@ def test_embed_refuses_a_volume_model_before_loading_it(run_cli: Any, tmp_path: 
     (volumes / "case0.npy").write_bytes(b"")
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("embed", "radiology/voco_b", volumes, "--out", out)
-    assert code == 1
+    assert code == 2  # a usage error
     assert stdout == ""
     message = stderr.strip()
     assert "\n" not in message
