@@ -1,16 +1,14 @@
 """The manifest format (pydantic models only: never imports torch or yaml)."""
 
+from zoo.manifest._checkpoint import Checkpoint, HfLocation, Remap
 from zoo.manifest._models import (
     SCHEMA_VERSION,
-    Checkpoint,
-    HfLocation,
     InputSpec,
     License,
     Manifest,
     OutputSpec,
     Paper,
     Precision,
-    Remap,
 )
 from zoo.manifest._schema import schema_text
 from zoo.manifest._volume import Intensity, VolumeGrid, VolumeInputSpec

@@ -122,6 +122,17 @@ def input_kind(value: Any) -> str:
     return "volume" if kind == "volume" else "image"
 
 
+def input_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema of ``input``: the volume spec when ``kind: volume``, else the image spec.
+
+    An if/then/else instead of ``oneOf``, so a validator reports the mistake inside the branch
+    that applies (``input.size``) rather than "not valid under any of the given schemas".
+    """
+    image, volume = schema.pop("oneOf")
+    schema["if"] = {"properties": {"kind": {"const": "volume"}}, "required": ["kind"]}
+    schema["then"], schema["else"] = volume, image
+
+
 def volume_problems(manifest: Any) -> list[tuple[tuple[str, ...], str]]:
     """Cross-field checks of a volume manifest: ``(field path, message)`` for each problem."""
     spec, out, wrapper = manifest.input, manifest.output, manifest.wrapper
