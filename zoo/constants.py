@@ -12,7 +12,14 @@ from pathlib import Path
 _TRUE = {"1", "true", "yes", "on"}
 
 #: Module prefixes that ``function`` wrappers and ``$object`` kwargs may import.
-BUILTIN_TRUSTED_MODULES: tuple[str, ...] = ("torch", "torchvision", "timm", "transformers", "zoo")
+BUILTIN_TRUSTED_MODULES: tuple[str, ...] = (
+    "torch",
+    "torchvision",
+    "timm",
+    "transformers",
+    "monai",
+    "zoo",
+)
 
 #: Seconds a host has to accept the connection and answer a request (status and headers).
 #: A host that accepts connections and never answers fails after this long: no retry follows

@@ -97,7 +97,7 @@ def test_fixture_folders_are_big_enough() -> None:
     assert len(VALID_FILES) >= 6
     assert len(INVALID_FILES) >= 20
     wrappers = {yaml.safe_load(f.read_text())["wrapper"]["type"] for f in VALID_FILES}
-    assert wrappers == {"timm", "transformers", "onnx", "torchhub", "function"}
+    assert wrappers == {"timm", "transformers", "onnx", "torchhub", "function", "monai"}
 
 
 @pytest.mark.parametrize("file", VALID_FILES, ids=_ids(VALID_FILES))

@@ -101,6 +101,7 @@ def test_wrapper_is_a_discriminated_union(schema: dict[str, Any]) -> None:
         "onnx",
         "torchhub",
         "function",
+        "monai",
     }
 
 

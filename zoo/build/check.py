@@ -14,7 +14,7 @@ import torch
 
 from zoo.catalogue.validation import WARNING, Report
 from zoo.errors import ContractError, Problem, ZooError
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, VolumeInputSpec
 
 
 @dataclass
@@ -32,7 +32,12 @@ class BuildCheck:
     skipped: str = ""
 
 
-def _expected_maps(m: Manifest) -> list[tuple[int | None, int | None, int | None]]:
+def _expected_maps(m: Manifest) -> list[list[int | None]]:
+    """``[1, C, h, w]`` per level of an image model, ``[1, C, d, h, w]`` of a volume model."""
+    if isinstance(m.input, VolumeInputSpec):
+        from zoo.build.volumes import expected_maps
+
+        return expected_maps(m)
     out, (h, w) = m.output, m.input.size
     grid = (h // out.patch_size, w // out.patch_size) if out.patch_size else (None, None)
     dims = (
@@ -40,7 +45,7 @@ def _expected_maps(m: Manifest) -> list[tuple[int | None, int | None, int | None
         if isinstance(out.feature_dim, list)
         else [out.feature_dim] * out.feature_levels
     )
-    return [(c, *grid) for c in dims]
+    return [[1, c, *grid] for c in dims]
 
 
 def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
@@ -69,8 +74,7 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
             model = load_manifest(
                 m, meta=device == "meta", pretrained=False, trust_remote_code=trust_remote_code
             )
-            channels, (h, w) = m.input.in_chans, m.input.size
-            x = torch.zeros(1, channels, h, w, device=device)
+            x = torch.zeros(1, m.input.in_chans, *m.input.size, device=device)
             with torch.no_grad():
                 emb = model(x)
                 if isinstance(emb, torch.Tensor):
@@ -102,11 +106,10 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
             "output.embedding_dim",
             f"declared {declared}, the model returns shape {result.embedding_shape}",
         )
-    for level, (shape, (c, gh, gw)) in enumerate(
+    for level, (shape, want) in enumerate(
         zip(result.feature_shapes, _expected_maps(m), strict=True)
     ):
-        want = [1, c, gh, gw]
-        if len(shape) != 4 or any(
+        if len(shape) != len(want) or any(
             e is not None and e != a for e, a in zip(want, shape, strict=True)
         ):
             problem(

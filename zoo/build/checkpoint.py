@@ -120,8 +120,8 @@ def select(data: Mapping[str, Any], key: str | None, source: str) -> StateDict:
 
 
 def remap(state: StateDict, rules: Remap) -> StateDict:
-    """Apply ``strip_prefix``, ``rename`` (regex) and ``drop`` (glob), in that order."""
-    if not (rules.strip_prefix or rules.rename or rules.drop):
+    """Apply ``strip_prefix``, ``rename`` (regex), ``keep`` and ``drop`` (globs), in that order."""
+    if not (rules.strip_prefix or rules.rename or rules.keep or rules.drop):
         return state
     renames = [(re.compile(p), r) for p, r in rules.rename.items()]
     out: StateDict = {}
@@ -130,6 +130,8 @@ def remap(state: StateDict, rules: Remap) -> StateDict:
             key = key.removeprefix(prefix)
         for pattern, replacement in renames:
             key = pattern.sub(replacement, key)
+        if rules.keep and not any(fnmatch.fnmatchcase(key, g) for g in rules.keep):
+            continue
         if any(fnmatch.fnmatchcase(key, g) for g in rules.drop):
             continue
         out[key] = value

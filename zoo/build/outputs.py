@@ -2,7 +2,8 @@
 
 ``model(x)`` returns the embedding ``[B, D]``; with ``out_indices`` it returns a
 list of feature maps ``[B, C, H/patch, W/patch]`` (prefix tokens removed), in the
-order requested.
+order requested. A 3-D encoder takes volumes ``[B, C, D, H, W]`` and returns maps
+``[B, C, d, h, w]`` (:mod:`zoo.build.volumes`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from torch import nn
 
 from zoo.build.loaders._base import Adapter
 from zoo.errors import ContractError, UsageError
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, VolumeInputSpec
 
 
 def tokens_to_map(
@@ -36,6 +37,10 @@ def tokens_to_map(
 def pool(adapter: Adapter, x: torch.Tensor, manifest: Manifest) -> Any:
     """The embedding the manifest declares."""
     out = manifest.output
+    if out.grid is not None and out.pooling == "mean":  # a 3-D encoder: see zoo.build.volumes
+        from zoo.build.volumes import pool_volume
+
+        return pool_volume(adapter, x, manifest)
     if out.pooling == "pooler":
         return adapter.pooled(x)
     if out.pooling == "none":
@@ -97,6 +102,11 @@ class ZooModel(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.manifest.input
+        if isinstance(spec, VolumeInputSpec):
+            from zoo.build.volumes import check_volume_input
+
+            check_volume_input(self.manifest, x)
+            return x.to(self.dtype) if x.is_floating_point() and x.dtype != self.dtype else x
         if x.ndim != 4:
             raise UsageError(
                 f"{self.manifest.name}: expected a [B, C, H, W] batch, got shape {tuple(x.shape)}"

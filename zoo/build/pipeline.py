@@ -46,6 +46,10 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
     """A copy of the manifest that states what the overrides change (input size, channels)."""
     if not overrides:
         return manifest
+    if manifest.wrapper.type == "monai":  # the contract follows the network's arguments
+        from zoo.build.loaders.monai import apply_overrides as monai_overrides
+
+        return monai_overrides(manifest, overrides)
     if manifest.wrapper.type == "onnx":
         raise UsageError(
             f"{manifest.name}: an onnx model takes no keyword overrides (got {', '.join(overrides)})"

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from zoo.errors import MissingExtraError
-from zoo.manifest import InputSpec, Manifest
+from zoo.manifest import InputSpec, Manifest, VolumeInputSpec
 
 
 def _tvf() -> Any:
@@ -88,12 +88,18 @@ class EvalTransform:
         return tvf.normalize(tensor, mean=list(self.spec.mean), std=list(self.spec.std))
 
 
-def transforms(name_or_manifest: str | Path | Manifest) -> EvalTransform:
-    """The evaluation transform of a model, by name, manifest file or manifest object."""
+def transforms(name_or_manifest: str | Path | Manifest) -> Any:
+    """The evaluation transform of a model, by name, manifest file or manifest object: an
+    :class:`EvalTransform` for images, a :class:`~zoo.build.preprocess_volume.VolumeTransform`
+    for volumes."""
     if isinstance(name_or_manifest, Manifest):
         manifest = name_or_manifest
     else:
         from zoo.catalogue.catalog import Catalog
 
         manifest = Catalog().resolve(name_or_manifest)
+    if isinstance(manifest.input, VolumeInputSpec):
+        from zoo.build.preprocess_volume import VolumeTransform
+
+        return VolumeTransform(manifest)
     return EvalTransform(manifest.input)

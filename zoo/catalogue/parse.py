@@ -41,6 +41,8 @@ def _problems_from(exc: ValidationError, raw: bytes, file: str) -> list[Problem]
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldError):
             loc = (*loc, *cause.loc)
+        if loc[:1] == ("input",) and loc[1:2] in (("image",), ("volume",)):
+            loc = ("input", *loc[2:])  # the input union's tag is no YAML key (images have no kind)
         line, column = locate(raw, loc)
         path = ".".join(str(p) for p in loc)
         problems.append(Problem(file, path, _message(error), line, column, code=error["type"]))

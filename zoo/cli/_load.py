@@ -70,6 +70,7 @@ def load_command(
     """Build NAME, run one forward pass on a random input, and print a summary."""
     from zoo.build.catalog import Catalog
     from zoo.build.indices import parse_out_indices
+    from zoo.manifest import VolumeInputSpec
 
     out = Output(as_json=as_json)
     indices = parse_out_indices(out_indices)
@@ -88,8 +89,17 @@ def load_command(
     )
     build_seconds = time.perf_counter() - start
     manifest = model.manifest
-    h, w = size or manifest.input.size
-    x = torch.randn(batch, manifest.input.in_chans, h, w, device=device)
+    if isinstance(manifest.input, VolumeInputSpec):
+        if size:
+            raise click.BadParameter(
+                f"an image's height,width; {manifest.name} takes volumes of "
+                f"{list(manifest.input.size)} [D, H, W]",
+                param_hint="--input-size",
+            )
+        shape: tuple[int, ...] = manifest.input.size
+    else:
+        shape = size or manifest.input.size
+    x = torch.randn(batch, manifest.input.in_chans, *shape, device=device)
     start = time.perf_counter()
     with torch.inference_mode():
         result = model(x)

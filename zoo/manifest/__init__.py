@@ -1,22 +1,22 @@
 """The manifest format (pydantic models only: never imports torch or yaml)."""
 
+from zoo.manifest._checkpoint import Checkpoint, HfLocation, Remap
 from zoo.manifest._models import (
     SCHEMA_VERSION,
-    Checkpoint,
-    HfLocation,
     InputSpec,
     License,
     Manifest,
     OutputSpec,
     Paper,
     Precision,
-    Remap,
 )
 from zoo.manifest._schema import schema_text
+from zoo.manifest._volume import Intensity, VolumeGrid, VolumeInputSpec
 from zoo.manifest._wrappers import (
     OBJECT_KEY,
     WRAPPER_TYPES,
     FunctionWrapper,
+    MonaiWrapper,
     OnnxWrapper,
     TimmWrapper,
     TorchHubWrapper,
@@ -31,8 +31,10 @@ __all__ = [
     "FunctionWrapper",
     "HfLocation",
     "InputSpec",
+    "Intensity",
     "License",
     "Manifest",
+    "MonaiWrapper",
     "OnnxWrapper",
     "OutputSpec",
     "Paper",
@@ -41,5 +43,7 @@ __all__ = [
     "TimmWrapper",
     "TorchHubWrapper",
     "TransformersWrapper",
+    "VolumeGrid",
+    "VolumeInputSpec",
     "schema_text",
 ]

@@ -19,6 +19,15 @@ ModelName = Annotated[
         examples=["pathology/kaiko_vits16"],
     ),
 ]
+AliasName = Annotated[
+    str,
+    StringConstraints(pattern=r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$", max_length=200),
+    Field(
+        description="Another name of the entry: `<group>/<name>`, or a bare `<name>` where another "
+        "library registers one (eva's `segresnet_encoder`).",
+        examples=["radiology/voco_b", "segresnet_encoder"],
+    ),
+]
 Sha256 = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, model_validator
 from pydantic import Tag as UnionTag
 from typing_extensions import Self
 
 from zoo.manifest._base import (
+    AliasName,
     FieldError,
     Flag,
     Fraction,
@@ -21,9 +21,16 @@ from zoo.manifest._base import (
     PositiveInteger,
     PositiveNumber,
     SchemaVersion,
-    Sha256,
     StrictModel,
     Tag,
+)
+from zoo.manifest._checkpoint import Checkpoint, Remap, Source
+from zoo.manifest._volume import (
+    VolumeGrid,
+    VolumeInputSpec,
+    input_kind,
+    input_schema,
+    volume_problems,
 )
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
 from zoo.text import first_refusal
@@ -32,7 +39,6 @@ SCHEMA_VERSION = 1
 
 Pooling = Literal["cls", "mean", "cls+mean", "pooler", "none"]
 Dtype = Literal["float32", "bfloat16", "float16"]
-Source = Literal["hf", "url", "local", "timm", "none"]
 
 
 class License(StrictModel):
@@ -53,86 +59,6 @@ class Paper(StrictModel):
     """Title of the paper."""
     url: NonEmptyStr | None = None
     """Link to the paper (arXiv, DOI, ...)."""
-
-
-class HfLocation(StrictModel):
-    """A file (or the whole repository) on the Hugging Face Hub."""
-
-    repo: Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    ]
-    """Repository id, `owner/name`."""
-    revision: NonEmptyStr | None = None
-    """Commit sha (best) or tag. Without it the weights can change under you."""
-    filename: NonEmptyStr | None = None
-    """File inside the repository; omit for the whole repository (transformers needs that)."""
-
-
-class Remap(StrictModel):
-    """Key rewrites applied to the state dict before loading, in this order."""
-
-    strip_prefix: list[NonEmptyStr] = []
-    """Prefixes removed from the start of every key (each tried in order)."""
-    rename: dict[str, str] = {}
-    """Regular expression -> replacement (Python `re.sub` syntax), applied in order."""
-    drop: list[NonEmptyStr] = []
-    """Glob patterns (fnmatch) of keys to drop, e.g. `head.*`."""
-
-    @field_validator("rename")
-    @classmethod
-    def _compiles(cls, value: dict[str, str]) -> dict[str, str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"rename pattern {pattern!r} is not a regular expression: {exc}"
-                ) from None
-        return value
-
-
-class Checkpoint(StrictModel):
-    """Where the weights live. Exactly one of `path`, `url`, `hf`, `timm`."""
-
-    path: NonEmptyStr | None = None
-    """A local file or folder, relative to the manifest's folder unless absolute."""
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
-    """An http(s) URL; give `sha256` so the download is verified."""
-    hf: HfLocation | None = None
-    """A Hugging Face Hub location."""
-    timm: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", examples=["dino"])] | None = None
-    """A timm pretrained tag: the weights of `<architecture>.<tag>`, resolved by timm's registry."""
-    sha256: Sha256 | None = None
-    """SHA-256 of the weights file, verified on download and at load time."""
-    format: Literal["auto", "safetensors", "pickle"] = "auto"
-    """File format; `auto` goes by the extension. Pickles load with `torch.load(weights_only=True)`."""
-    key: Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")] | None = None
-    """Dotted key of the nested dict that holds the state dict (`state_dict`, `model`, `teacher`)."""
-    remap: Remap = Remap()
-    """Key rewrites applied before loading."""
-    strict: Flag = True
-    """Every parameter of the architecture must be in the checkpoint and no other key may be."""
-
-    @model_validator(mode="after")
-    def _one_location(self) -> Self:
-        given = [k for k in ("path", "url", "hf", "timm") if getattr(self, k) is not None]
-        if len(given) != 1:
-            found = ", ".join(given) if given else "none"
-            raise ValueError(f"give exactly one of path, url, hf, timm (found: {found})")
-        if self.hf is not None and self.hf.filename is None and self.sha256 is not None:
-            raise ValueError("sha256 needs a single file: set hf.filename or remove sha256")
-        return self
-
-    @property
-    def source(self) -> Source:
-        """Where the weights come from: `hf`, `url`, `local` or `timm`."""
-        if self.hf is not None:
-            return "hf"
-        if self.url is not None:
-            return "url"
-        if self.timm is not None:
-            return "timm"
-        return "local"
 
 
 class InputSpec(StrictModel):
@@ -203,19 +129,25 @@ class OutputSpec(StrictModel):
     """Number of blocks addressable by `out_indices` (0: no feature maps)."""
     feature_dim: FeatureDim | None = None
     """Channels of each feature map: one number (the token dim of a ViT) or one per level."""
+    grid: VolumeGrid | None = None
+    """3-D encoders (`input.kind: volume`): the stride of each feature map `[B, C, d, h, w]`, the
+    input size multiple, and the levels the embedding pools."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.pooling in ("cls", "cls+mean") and self.prefix_tokens < 1:
             raise ValueError(f"pooling {self.pooling} needs a class token: prefix_tokens >= 1")
-        if self.pooling in ("mean", "cls+mean") and self.patch_size is None:
-            raise ValueError(f"pooling {self.pooling} averages patch tokens: set patch_size")
+        if self.pooling in ("mean", "cls+mean") and self.patch_size is None and self.grid is None:
+            raise ValueError(
+                f"pooling {self.pooling} averages patch tokens: set patch_size "
+                "(a 3-D encoder sets output.grid instead)"
+            )
         if isinstance(self.feature_dim, list) and len(self.feature_dim) != self.feature_levels:
             raise ValueError(
                 f"feature_dim lists {len(self.feature_dim)} values for "
                 f"{self.feature_levels} feature_levels"
             )
-        if isinstance(self.feature_dim, int):
+        if isinstance(self.feature_dim, int) and self.grid is None:
             factor = {"cls": 1, "mean": 1, "cls+mean": 2}.get(self.pooling)
             if factor and self.embedding_dim != factor * self.feature_dim:
                 what = "twice the token dim" if factor == 2 else "the token dim"
@@ -242,7 +174,7 @@ class Manifest(StrictModel):
     """Version of this format."""
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
-    aliases: list[ModelName] = []
+    aliases: list[AliasName] = []
     """Other names that resolve to this entry (e.g. the name another library uses)."""
     description: str = ""
     """What the model is, what it was trained on and which embedding this entry returns."""
@@ -258,8 +190,13 @@ class Manifest(StrictModel):
     """Which library builds the `nn.Module`."""
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
-    input: InputSpec
-    """Input size and preprocessing."""
+    input: Annotated[
+        Annotated[InputSpec, UnionTag("image")] | Annotated[VolumeInputSpec, UnionTag("volume")],
+        Discriminator(input_kind),
+        Field(json_schema_extra=input_schema),
+    ]
+    """Input size and preprocessing: an image (`[C, H, W]`), or a volume (`kind: volume`,
+    `[C, D, H, W]`)."""
     output: OutputSpec
     """The output contract."""
     precision: Precision = Precision()
@@ -349,6 +286,8 @@ class Manifest(StrictModel):
                     f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
                     "channels (one mean/std value per channel)",
                 )
+        for loc, message in volume_problems(self):
+            raise FieldError(loc, message)
         if self.same_weights_as == self.name:
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:

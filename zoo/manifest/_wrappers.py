@@ -60,7 +60,7 @@ Kwargs = Annotated[
         description=(
             "Keyword arguments for the builder. A Python object (a class or function) is written "
             f"`{{{OBJECT_KEY}: dotted.path}}` and imported at load time only, under the trusted "
-            "module allow-list (torch, torchvision, timm, transformers, zoo, ZOO_TRUSTED_MODULES)."
+            "module allow-list (torch, torchvision, timm, transformers, monai, zoo, ZOO_TRUSTED_MODULES)."
         )
     ),
 ]
@@ -159,14 +159,33 @@ class FunctionWrapper(_KwargsMixin):
     """Wrapper type."""
     path: DottedPath
     """Dotted path of the callable, imported at load time only (never while validating), and only
-    under an allowed module prefix (torch, torchvision, timm, transformers, zoo, ZOO_TRUSTED_MODULES)."""
+    under an allowed module prefix (torch, torchvision, timm, transformers, monai, zoo, ZOO_TRUSTED_MODULES)."""
     arguments: Kwargs = {}
     """Keyword arguments for the call."""
 
 
+class MonaiWrapper(_KwargsMixin):
+    """Build the encoder of a MONAI network (`monai.networks.nets.<network>(**kwargs)`, decoder
+    removed): its feature maps are addressable by `out_indices` and pooled into the embedding."""
+
+    type: Literal["monai"]
+    """Wrapper type."""
+    network: Literal["SwinUNETR", "SegResNet"]
+    """The MONAI network class. zoo keeps its encoder: SwinUNETR's `swinViT` and `encoder1-4, 10`
+    (6 maps at strides 1..32), SegResNet's `convInit` and `down_layers` (one map per stage)."""
+    kwargs: Kwargs = {}
+    """Constructor keyword arguments (`in_channels`, `feature_size`, `use_v2`, `init_filters`...).
+    `out_channels` only sizes the decoder, which zoo removes; it defaults to 1."""
+
+
 Wrapper = Annotated[
-    TimmWrapper | TransformersWrapper | OnnxWrapper | TorchHubWrapper | FunctionWrapper,
+    TimmWrapper
+    | TransformersWrapper
+    | OnnxWrapper
+    | TorchHubWrapper
+    | FunctionWrapper
+    | MonaiWrapper,
     Field(discriminator="type"),
 ]
 
-WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "function")
+WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "function", "monai")

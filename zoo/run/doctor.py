@@ -24,6 +24,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "onnx": ("onnx", ("torch", "onnxruntime")),
     "torchhub": ("torch", ("torch", "safetensors")),
     "function": ("torch", ("torch", "safetensors")),
+    "monai": ("monai", ("torch", "safetensors", "monai", "einops", "nibabel")),
 }
 
 #: Weights states that a load can use without network (``missing`` needs it).

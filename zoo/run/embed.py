@@ -84,6 +84,24 @@ def check_out(out: Path, overwrite: bool) -> None:
         )
 
 
+def refuse_volumes(name: str) -> None:
+    """zoo embed reads 2-D images only: a volume model is refused before anything is loaded.
+
+    Raises:
+        UsageError: The model's input is a volume.
+    """
+    from zoo.build.catalog import Catalog
+    from zoo.manifest import VolumeInputSpec
+
+    manifest = Catalog().resolve(name)
+    if isinstance(manifest.input, VolumeInputSpec):
+        raise UsageError(
+            f"zoo embed reads 2-D images, but {manifest.name} takes volumes [C, D, H, W]; volumes "
+            "(NIfTI, .npy) are not supported by zoo embed yet: embed them in Python with "
+            "x = model.preprocess(volume) and model(x[None])"
+        )
+
+
 def load_model(config: EmbedConfig) -> ZooModel:
     """The model, by catalogue name or manifest file; random weights are seeded so every rank agrees."""
     torch.manual_seed(config.seed)
@@ -302,6 +320,7 @@ def run(config: EmbedConfig) -> dict[str, Any] | None:
     check_accelerator(config.accelerator, config.devices)  # before Lightning starts
     if config.fmt not in FORMATS:
         raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}")
+    refuse_volumes(config.name)
     if config.fmt == "parquet":
         from zoo.run.embed_io import _pyarrow
 
