@@ -92,11 +92,30 @@ def read_file(path: Path, fmt: str = "auto") -> Mapping[str, Any]:
         ) from None
 
 
+def _prefixed(node: Any, prefix: str) -> dict[str, Any] | None:
+    """The entries of a flat mapping whose keys start with ``prefix.``, with it removed."""
+    if not isinstance(node, Mapping):
+        return None
+    found = {k[len(prefix) + 1 :]: v for k, v in node.items() if k.startswith(prefix + ".")}
+    return found or None
+
+
 def select(data: Mapping[str, Any], key: str | None, source: str) -> StateDict:
-    """Pick the nested dict named by the dotted ``key`` and check it is a flat tensor dict."""
+    """Pick the nested dict named by the dotted ``key`` and check it is a flat tensor dict.
+
+    A part of the key that is not a nested dict may be the common prefix of flat keys: in a
+    full CLIP state dict, ``visual`` selects the image tower's ``visual.*`` tensors (prefix
+    removed), as if they were a nested dict ``visual``.
+    """
     node: Any = data
     if key:
-        for part in key.split("."):
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if isinstance(node, Mapping) and part not in node:
+                flat = _prefixed(node, ".".join(parts[i:]))
+                if flat is not None:
+                    node = flat
+                    break
             if not isinstance(node, Mapping) or part not in node:
                 have = (
                     ", ".join(sorted(map(str, node))[:8])

@@ -88,6 +88,20 @@ SchemaVersion = Annotated[
     Literal[1], BeforeValidator(_typed("literal_error", "the integer 1", bool, str, float))
 ]
 
+Requirement = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?"
+        r"(\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)"
+        r"(\s*,\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)*$",
+        max_length=100,
+    ),
+    Field(
+        description="A Python package and the versions that work: `name>=version` (PEP 508 "
+        "name and version specifiers, no extras, URLs or markers).",
+        examples=["musk>=1.0", "einops>=0.6,<1"],
+    ),
+]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from zoo.manifest._base import (
     Number,
     PositiveInteger,
     PositiveNumber,
+    Requirement,
     SchemaVersion,
     StrictModel,
     Tag,
@@ -37,7 +39,7 @@ from zoo.text import first_refusal
 
 SCHEMA_VERSION = 1
 
-Pooling = Literal["cls", "mean", "cls+mean", "pooler", "none"]
+Pooling = Literal["cls", "mean", "cls+mean", "pooler", "projection", "none"]
 Dtype = Literal["float32", "bfloat16", "float16"]
 
 
@@ -120,7 +122,9 @@ class OutputSpec(StrictModel):
     pooling: Pooling
     """How the embedding is made: `cls` (final token 0), `mean` (mean of the patch tokens),
     `cls+mean` (both concatenated; registers never averaged in), `pooler` (the model's own pooled
-    output), `none` (what the model returns)."""
+    output, before any projection), `projection` (a vision-language image tower's projected
+    image embedding, the one compared with text embeddings: `embedding_dim` is the projection's
+    output width, checked against the built projection), `none` (what the model returns)."""
     prefix_tokens: NonNegativeInteger = 0
     """Tokens before the patch grid: class token plus register tokens."""
     patch_size: PositiveInteger | None = None
@@ -188,6 +192,11 @@ class Manifest(StrictModel):
     """The weights need an access token (a gated Hugging Face repository)."""
     wrapper: Wrapper
     """Which library builds the `nn.Module`."""
+    requires: list[Requirement] = []
+    """Python packages beyond zoo's extras that building this model needs (`pkg>=version`).
+    `zoo doctor` reports the missing ones; loading without them is one error naming the install
+    command. A `function` path or `$object` from such a package is imported only when the user
+    trusts it (`ZOO_TRUSTED_MODULES`, or `trust_remote_code=True` / `--trust-remote-code`)."""
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
     input: Annotated[
@@ -292,6 +301,15 @@ class Manifest(StrictModel):
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:
             raise FieldError(("aliases",), "aliases repeat the entry's own name")
+        names = [
+            re.split(r"[\s=!<>~]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in self.requires
+        ]
+        if len(set(names)) != len(names):
+            raise FieldError(
+                ("requires",),
+                "requires names a package twice: join its version specifiers with a comma",
+            )
         return self
 
     @property

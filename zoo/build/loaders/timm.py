@@ -59,12 +59,14 @@ class TimmAdapter(Adapter):
         }
 
 
-def kwargs_for(manifest: Manifest, overrides: dict[str, Any]) -> dict[str, Any]:
+def kwargs_for(manifest: Manifest, ctx: BuildContext) -> dict[str, Any]:
     """The ``create_model`` kwargs: the manifest's, with ``$object`` resolved, then the caller's."""
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TimmWrapper)
-    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
-    kwargs.update(overrides)
+    kwargs = resolve_objects(
+        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
+    )
+    kwargs.update(ctx.overrides)
     return kwargs
 
 
@@ -149,7 +151,7 @@ def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ..
 
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build the timm model; with weights, on meta then assigned from the checkpoint."""
-    kwargs = kwargs_for(manifest, ctx.overrides)
+    kwargs = kwargs_for(manifest, ctx)
     ckpt = manifest.checkpoint if ctx.pretrained and not ctx.meta else None
     if ctx.meta:
         with torch.device("meta"):
