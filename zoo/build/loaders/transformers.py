@@ -199,7 +199,7 @@ def _from_checkpoint(
     wanted: Any = getattr(_model_class(wrapper), "config_class", None)
     if (
         not wrapper.model_class.startswith("Auto")
-        and isinstance(wanted, type)
+        and wanted is not None
         and not isinstance(config, wanted)
     ):
         # A tower of a composite checkpoint (CLIPVisionModel out of a CLIPModel folder):
