@@ -6,5 +6,6 @@ part is built from timm's parts plus this one tested block, never with remote co
 """
 
 from zoo.build.blocks.conv_stem import ConvStem
+from zoo.build.blocks.pooled_tower import PooledTower, pooled_tower
 
-__all__ = ["ConvStem"]
+__all__ = ["ConvStem", "PooledTower", "pooled_tower"]

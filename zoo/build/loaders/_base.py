@@ -72,8 +72,15 @@ class Adapter:
         raise self._unsupported("a pooled output (pooling: pooler)")
 
     def projected(self, x: torch.Tensor) -> torch.Tensor:
-        """A vision-language image tower's projected image embedding ``[B, D]``."""
-        raise self._unsupported("a projected image embedding (pooling: projection)")
+        """A vision-language image tower's projected image embedding ``[B, D]``.
+
+        By default the module's ``forward_projection(x)`` when it declares a
+        ``projection_dim`` (the convention of zoo's building blocks, :mod:`zoo.build.blocks`).
+        """
+        fn = getattr(self.module, "forward_projection", None)
+        if not callable(fn) or getattr(self.module, "projection_dim", None) is None:
+            raise self._unsupported("a projected image embedding (pooling: projection)")
+        return fn(x)
 
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         """Outputs of the blocks ``indices`` (sorted, unique), in that order."""

@@ -56,6 +56,7 @@ class TimmAdapter(Adapter):
             "blocks": count,
             "prefix_tokens": getattr(m, "num_prefix_tokens", None),
             "patch_size": patch[0] if isinstance(patch, (tuple, list)) else patch,
+            "projection_dim": getattr(m, "projection_dim", None),
         }
 
 
