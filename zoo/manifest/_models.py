@@ -179,7 +179,9 @@ class Manifest(StrictModel):
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
     aliases: list[AliasName] = []
-    """Other names that resolve to this entry (e.g. the name another library uses)."""
+    """Other names that resolve to this entry: the names other libraries use, namespaced by the
+    library (`trident/uni_v1`, `lazyslide/uni`), or bare where that library's users type bare
+    names (mmpretrain's model names)."""
     description: str = ""
     """What the model is, what it was trained on and which embedding this entry returns."""
     tags: list[Tag] = []
@@ -301,6 +303,14 @@ class Manifest(StrictModel):
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:
             raise FieldError(("aliases",), "aliases repeat the entry's own name")
+        if len(set(self.aliases)) != len(self.aliases):
+            raise FieldError(("aliases",), "aliases list a name twice")
+        for alias in self.aliases:
+            if alias.endswith((".yaml", ".yml")) or alias.startswith("timm/"):
+                raise FieldError(
+                    ("aliases",),
+                    f"alias {alias!r} would be read as a manifest file or a timm name: rename it",
+                )
         names = [
             re.split(r"[\s=!<>~]", r, maxsplit=1)[0].lower().replace("_", "-")
             for r in self.requires
