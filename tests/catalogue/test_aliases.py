@@ -38,7 +38,8 @@ def _typed(tool: str, name: str) -> str:
 def test_every_table_cites_its_source(tool: str) -> None:
     source = _table(tool)["source"]
     assert len(source["commit"]) == 40
-    assert source["repository"] and source["names"]
+    assert source["repository"]
+    assert source["names"]
 
 
 @pytest.mark.parametrize(

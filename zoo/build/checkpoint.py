@@ -167,6 +167,30 @@ def load_state_dict(
     return state
 
 
+def check_keys(
+    model: nn.Module, state: Mapping[str, Any], *, source: str, strict: bool = True
+) -> dict[str, Any]:
+    """Compare a state dict's keys and shapes with the model's (nothing is loaded).
+
+    Returns:
+        The model's own state dict (``keep_vars``), for the caller to fill.
+
+    Raises:
+        CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
+    """
+    expected = model.state_dict(keep_vars=True)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in state
+        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if mismatched or (strict and (missing or unexpected)):
+        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+    return expected
+
+
 def assign(
     model: nn.Module,
     state: StateDict,
@@ -186,16 +210,7 @@ def assign(
         CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
         LoadError: Parameters left without weights (non-strict and missing).
     """
-    expected = model.state_dict(keep_vars=True)
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in state
-        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    if mismatched or (strict and (missing or unexpected)):
-        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+    expected = check_keys(model, state, source=source, strict=strict)
     ready: StateDict = {}
     for key, value in state.items():
         if key not in expected:

@@ -1,75 +1,118 @@
-"""Key layouts and tiny reference outputs of mmpretrain's EVA models, made with mmpretrain's own code.
+"""Make this folder's data with mmpretrain's own model code (not run by the tests).
 
-Run with mmpretrain 1.2.0 (mmcv-lite 2.1.0, mmengine) installed; writes tests/data/mmpretrain/.
+Run with mmpretrain 1.2.0, mmcv-lite 2.1.0 and mmengine installed (mmcv's compiled ops are not
+needed): ``python make_mmpretrain_data.py <this folder>``. It writes
+
+- ``<name>.keys.json``: the state-dict keys and shapes of each model of the EVA tables in
+  mmpretrain's configs/eva/README.md (built on the meta device, so nothing is downloaded);
+- ``tiny_<style>.safetensors``: a tiny model of each structure, in mmpretrain's key layout;
+- ``tiny_<style>.io.safetensors``: a fixed input and mmpretrain's output for it.
 """
-import json, sys, torch
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
 import mmpretrain
+import torch
+from mmengine.config import Config
 from mmpretrain import get_model
+from mmpretrain.models import backbones
 from mmpretrain.registry import MODELS
 from safetensors.torch import save_file
-OUT = sys.argv[1]
-meta = {"mmpretrain": mmpretrain.__version__, "torch": torch.__version__}
 
-def keys_of(model):
-    return {k: list(v.shape) for k, v in model.state_dict().items()}
-
-tables = {}
-for name in ["beit-l-p14_3rdparty-eva_in21k", "beit-l-p14_eva-pre_3rdparty_in21k",
-             "beit-g-p16_3rdparty-eva_30m", "beit-g-p14_3rdparty-eva_30m",
-             "beit-g-p14_eva-30m-pre_3rdparty_in21k",
-             "vit-base-p16_eva-mae-style-pre_8xb128-coslr-100e_in1k",
-             "vit-base-p16_eva-mae-style-pre_8xb2048-linear-coslr-100e_in1k"]:
-    with torch.device("meta"):
-        model = get_model(name, pretrained=False)
-    tables[name] = keys_of(model)
-    print(name, len(tables[name]))
-# The MAE-style pretraining: the EVA algorithm's backbone (MAEViT) and decoder (neck); its target
-# generator (a CLIP teacher downloaded at build time) is left out: zoo drops target_generator.*.
-from mmengine.config import Config
-import os
-cfg_dir = os.path.join(os.path.dirname(mmpretrain.__file__), ".mim", "configs", "eva")
-cfg = Config.fromfile(os.path.join(cfg_dir, "eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py"))
-cfg.model.target_generator = None
-cfg.model.pop("init_cfg", None)
-with torch.device("meta"):
-    model = MODELS.build(cfg.model)
-tables["eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k"] = keys_of(model)
-print("mae", len(tables["eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k"]))
-for name, keys in tables.items():
-    with open(f"{OUT}/{name}.keys.json", "w") as f:
-        json.dump({"made_by": f"mmpretrain {meta['mmpretrain']}: get_model({name!r}, pretrained=False).state_dict()"
-                   if not name.startswith("eva-mae") else
-                   f"mmpretrain {meta['mmpretrain']}: the EVA algorithm of configs/eva/{name}.py (target_generator left out), .state_dict()",
-                   "keys": keys}, f, indent=0)
-        f.write("\n")
-
-# Tiny models with the same structure, to prove the rules numerically.
-torch.manual_seed(0)
-tiny = {
-  # EVA-L style: qkv bias, no layer scale, mean of patch tokens then ln2 (avg_featmap)
-  "beit_l_style": dict(type="BEiTViT", arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128),
-      img_size=28, patch_size=14, layer_scale_init_value=0.0, out_type="avg_featmap", use_abs_pos_emb=True,
-      use_rel_pos_bias=False, use_shared_rel_pos_bias=False, layer_cfgs=dict(bias=True)),
-  # EVA-g style: q and v biases only
-  "beit_g_style": dict(type="BEiTViT", arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128),
-      img_size=28, patch_size=14, layer_scale_init_value=0.0, out_type="avg_featmap", use_abs_pos_emb=True,
-      use_rel_pos_bias=False, use_shared_rel_pos_bias=False),
-  # MAE-style ViT read as the linear probe does: class token after the final norm
-  "vit_cls_style": dict(type="VisionTransformer", arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128),
-      img_size=32, patch_size=16, out_type="cls_token", final_norm=True),
+NAMED = [
+    "beit-l-p14_3rdparty-eva_in21k",
+    "beit-l-p14_eva-pre_3rdparty_in21k",
+    "beit-g-p16_3rdparty-eva_30m",
+    "beit-g-p14_3rdparty-eva_30m",
+    "beit-g-p14_eva-30m-pre_3rdparty_in21k",
+    "vit-base-p16_eva-mae-style-pre_8xb128-coslr-100e_in1k",
+    "vit-base-p16_eva-mae-style-pre_8xb2048-linear-coslr-100e_in1k",
+]
+MAE = "eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k"
+SMALL = {"embed_dims": 32, "num_layers": 2, "num_heads": 2, "feedforward_channels": 128}
+TINY = {
+    # EVA-L: qkv bias, no LayerScale, mean of the patch tokens then ln2 (out_type avg_featmap)
+    "beit_l_style": {
+        "type": "BEiTViT",
+        "arch": SMALL,
+        "img_size": 28,
+        "patch_size": 14,
+        "layer_scale_init_value": 0.0,
+        "out_type": "avg_featmap",
+        "use_abs_pos_emb": True,
+        "use_rel_pos_bias": False,
+        "use_shared_rel_pos_bias": False,
+        "layer_cfgs": {"bias": True},
+    },
+    # EVA-g: q and v biases only
+    "beit_g_style": {
+        "type": "BEiTViT",
+        "arch": SMALL,
+        "img_size": 28,
+        "patch_size": 14,
+        "layer_scale_init_value": 0.0,
+        "out_type": "avg_featmap",
+        "use_abs_pos_emb": True,
+        "use_rel_pos_bias": False,
+        "use_shared_rel_pos_bias": False,
+    },
+    # the MAE-style ViT as its linear probe reads it: class token after the final norm
+    "vit_cls_style": {
+        "type": "VisionTransformer",
+        "arch": SMALL,
+        "img_size": 32,
+        "patch_size": 16,
+        "out_type": "cls_token",
+        "final_norm": True,
+    },
 }
-for name, bcfg in tiny.items():
-    from mmpretrain.models import backbones
-    args = dict(bcfg); cls = getattr(backbones, args.pop("type"))
-    backbone = cls(**args)
-    backbone.eval()
-    for p in backbone.parameters():
-        torch.nn.init.normal_(p, std=0.2)
-    size = bcfg["img_size"]
-    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        y = backbone(x)[-1]
-    state = {f"backbone.{k}": v.contiguous() for k, v in backbone.state_dict().items()}
-    save_file({**state}, f"{OUT}/tiny_{name}.safetensors", metadata={"made_by": f"mmpretrain {meta['mmpretrain']} {json.dumps(bcfg)}"})
-    save_file({"input": x.contiguous(), "output": y.contiguous()}, f"{OUT}/tiny_{name}.io.safetensors")
-    print(name, y.shape, sorted(state)[:4])
+
+
+def _write_keys(out: Path, name: str, model: torch.nn.Module, made_by: str) -> None:
+    keys = {k: list(v.shape) for k, v in model.state_dict().items()}
+    text = json.dumps({"made_by": made_by, "keys": keys}, indent=0)
+    (out / f"{name}.keys.json").write_text(text + "\n", encoding="utf-8")
+
+
+def main(out: Path) -> None:
+    version = mmpretrain.__version__
+    for name in NAMED:
+        with torch.device("meta"):
+            model = get_model(name, pretrained=False)
+        _write_keys(out, name, model, f"mmpretrain {version}: get_model({name!r}).state_dict()")
+    # The EVA algorithm without its target generator (a CLIP teacher downloaded when built).
+    folder = Path(mmpretrain.__file__).parent / ".mim" / "configs" / "eva"
+    cfg = Config.fromfile(str(folder / f"{MAE}.py"))
+    cfg.model.target_generator = None
+    cfg.model.pop("init_cfg", None)
+    with torch.device("meta"):
+        model = MODELS.build(cfg.model)
+    made_by = (
+        f"mmpretrain {version}: the EVA algorithm of configs/eva/{MAE}.py without target_generator"
+    )
+    _write_keys(out, MAE, model, made_by)
+
+    torch.manual_seed(0)
+    for style, spec in TINY.items():
+        args = dict(spec)
+        backbone = getattr(backbones, args.pop("type"))(**args)
+        backbone.eval()  # mmpretrain's train() returns None: no chaining
+        for p in backbone.parameters():
+            torch.nn.init.normal_(p, std=0.2)
+        size = spec["img_size"]
+        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            y = backbone(x)[-1]
+        state = {f"backbone.{k}": v.contiguous() for k, v in backbone.state_dict().items()}
+        meta = {"made_by": f"mmpretrain {version}: {json.dumps(spec)}"}
+        save_file(state, str(out / f"tiny_{style}.safetensors"), metadata=meta)
+        io = {"input": x.contiguous(), "output": y.contiguous()}
+        save_file(io, str(out / f"tiny_{style}.io.safetensors"))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
