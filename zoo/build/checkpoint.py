@@ -167,6 +167,19 @@ def load_state_dict(
     return state
 
 
+def _recompute_buffers(model: nn.Module) -> None:
+    """Recompute the non-persistent buffers that were derived from meta parameters.
+
+    Some modules compute a buffer from their parameters' device while being built (timm's Swin
+    attention masks); built with :func:`empty_parameters` it lands on meta. timm's modules say
+    how to recompute them (``init_non_persistent_buffers``), which works once weights are real.
+    """
+    for module in model.modules():
+        fn = getattr(module, "init_non_persistent_buffers", None)
+        if callable(fn) and any(b.is_meta for b in module.buffers(recurse=False)):
+            fn()
+
+
 def check_keys(
     model: nn.Module, state: Mapping[str, Any], *, source: str, strict: bool = True
 ) -> dict[str, Any]:
@@ -208,7 +221,8 @@ def assign(
 
     Raises:
         CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
-        LoadError: Parameters left without weights (non-strict and missing).
+        LoadError: Parameters left without weights (non-strict and missing), or buffers left
+            on meta that no module knows how to recompute.
     """
     expected = check_keys(model, state, source=source, strict=strict)
     ready: StateDict = {}
@@ -222,8 +236,9 @@ def assign(
             want = value.dtype
         ready[key] = value.to(device=device or "cpu", dtype=want)
     model.load_state_dict(ready, strict=False, assign=True)
-    left = [n for n, p in model.named_parameters() if p.is_meta]
+    _recompute_buffers(model)
+    left = [n for n, p in [*model.named_parameters(), *model.named_buffers()] if p.is_meta]
     if left:
         raise LoadError(
-            f"checkpoint {source} leaves {len(left)} parameter(s) without weights: {', '.join(left[:5])}"
+            f"checkpoint {source} leaves {len(left)} parameter(s) or buffer(s) without values: {', '.join(left[:5])}"
         )
