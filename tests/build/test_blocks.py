@@ -113,7 +113,12 @@ def test_ctranspath_layout_loads_strictly_through_the_entry(kit: Kit) -> None:
     with torch.no_grad():
         torch.testing.assert_close(model(x), source(x))
         maps = kit.load(data, out_indices=4)(x)
-    assert [tuple(m.shape[1:]) for m in maps] == [(16, 56, 56), (32, 28, 28), (64, 14, 14), (128, 7, 7)]
+    assert [tuple(m.shape[1:]) for m in maps] == [
+        (16, 56, 56),
+        (32, 28, 28),
+        (64, 14, 14),
+        (128, 7, 7),
+    ]
 
 
 # -- the pooled tower --------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_clip_tower_builds_on_meta_without_the_checkpoint(kit: Kit) -> None:
 
 
 def test_projection_width_is_checked_against_the_built_projection(kit: Kit) -> None:
-    with pytest.raises(ContractError, match="output.embedding_dim declared 25, built 24"):
+    with pytest.raises(ContractError, match=r"output\.embedding_dim declared 25, built 24"):
         kit.load(_clip_manifest(kit, "projection", 25), meta=True)
 
 
@@ -145,7 +145,7 @@ def test_siglip_tower_has_no_class_token_and_pools_with_its_head(kit: Kit) -> No
         torch.testing.assert_close(kit.load(data)(x), _image_features(source, x))
         maps = kit.load(data, out_indices=1)(x)
     assert [tuple(m.shape) for m in maps] == [(2, 32, 4, 4)]
-    with pytest.raises(ContractError, match="output.prefix_tokens declared 1, built 0"):
+    with pytest.raises(ContractError, match=r"output\.prefix_tokens declared 1, built 0"):
         kit.load(kit.manifest(wrapper, _output("pooler", 32), checkpoint=ckpt), meta=True)
 
 
@@ -221,7 +221,7 @@ def test_open_clip_builds_on_meta_and_checks_its_projection(kit: Kit) -> None:
     pytest.importorskip("open_clip")
     model = kit.load(_oc_manifest(kit, "projection", 24), meta=True)
     assert model(torch.zeros(1, 3, 32, 32, device="meta")).shape == (1, 24)
-    with pytest.raises(ContractError, match="output.embedding_dim declared 512, built 24"):
+    with pytest.raises(ContractError, match=r"output\.embedding_dim declared 512, built 24"):
         kit.load(_oc_manifest(kit, "projection", 512), meta=True)
 
 
