@@ -92,14 +92,14 @@ SchemaVersion = Annotated[
     Literal[1], BeforeValidator(_typed("literal_error", "the integer 1", bool, str, float))
 ]
 
+REQUIREMENT_PATTERN = (
+    r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?"
+    r"(\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*"
+    r"(\s*,\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)*)?$"
+)
 Requirement = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?"
-        r"(\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)"
-        r"(\s*,\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)*$",
-        max_length=100,
-    ),
+    StringConstraints(pattern=REQUIREMENT_PATTERN, max_length=100),
     Field(
         description="A Python package and the versions that work: `name>=version` (PEP 508 "
         "name and version specifiers, no extras, URLs or markers).",

@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, field_validator, model_validator
 from pydantic import Tag as UnionTag
 from typing_extensions import Self
 
 from zoo.manifest._base import (
+    REQUIREMENT_PATTERN,
     AliasName,
     FieldError,
     Flag,
@@ -228,6 +229,18 @@ class Manifest(StrictModel):
         if found is not None:
             raise FieldError(*found)
         return data
+
+    @field_validator("requires", mode="before")
+    @classmethod
+    def _requirements(cls, value: Any) -> Any:
+        pattern = re.compile(REQUIREMENT_PATTERN)
+        for item in value if isinstance(value, list) else []:
+            if isinstance(item, str) and not pattern.match(item):
+                raise ValueError(
+                    f"{item!r} is not a package requirement: write `name` or `name>=version` "
+                    "(PEP 508 names and version specifiers; no extras, URLs or markers)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
