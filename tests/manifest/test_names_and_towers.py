@@ -62,5 +62,5 @@ def test_open_clip_config_needs_the_image_tower() -> None:
 def test_open_clip_checkpoint_is_one_file() -> None:
     data = _open_clip({"embed_dim": 512, "vision_cfg": {}})
     data["checkpoint"] = {"hf": {"repo": "o/r", "revision": "a" * 40}}
-    with pytest.raises(ValueError, match="set checkpoint.hf.filename"):
+    with pytest.raises(ValueError, match=r"set checkpoint\.hf\.filename"):
         Manifest.model_validate(data)

@@ -75,7 +75,7 @@ def test_the_packages_code_runs_only_when_trusted(
 
 def test_trust_extends_only_to_the_required_packages(kit: Kit, site: Path) -> None:
     data = _data(kit, ["zoofake>=1.0"], path="json.loads")
-    with pytest.raises(TrustError, match="'json.loads'"):
+    with pytest.raises(TrustError, match=r"'json\.loads'"):
         kit.load(data, trust_remote_code=True)
 
 
