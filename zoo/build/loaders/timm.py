@@ -11,6 +11,7 @@ from torch import nn
 
 from zoo.build.checkpoint import StateDict, assign, empty_parameters, load_state_dict
 from zoo.build.loaders._base import Adapter, BuildContext, weights_path
+from zoo.build.meta import meta_device
 from zoo.build.objects import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.manifest import Manifest, TimmWrapper
@@ -155,7 +156,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     kwargs = kwargs_for(manifest, ctx)
     ckpt = manifest.checkpoint if ctx.pretrained and not ctx.meta else None
     if ctx.meta:
-        with torch.device("meta"):
+        with meta_device():
             model = _create(manifest, kwargs, skip_init=True)
     elif ckpt is None:
         model = _create(manifest, kwargs)

@@ -16,6 +16,7 @@ from zoo.build.loaders._base import (
     weights_path,
 )
 from zoo.build.loaders._hf_weights import enforce_loading_info, folder_state, quiet
+from zoo.build.meta import meta_device
 from zoo.build.objects import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
 from zoo.manifest import Manifest, TransformersWrapper
@@ -279,6 +280,6 @@ def _from_config(
     _check_config_keys(manifest, config, caller)
     factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
     if ctx.meta:
-        with torch.device("meta"):
+        with meta_device():
             return factory(config, **kwargs)
     return factory(config, **kwargs)
