@@ -34,32 +34,21 @@ NAMED = [
 ]
 MAE = "eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k"
 SMALL = {"embed_dims": 32, "num_layers": 2, "num_heads": 2, "feedforward_channels": 128}
+#: EVA-g: q and v biases only, no LayerScale, mean of the patch tokens then ln2 (avg_featmap).
+BEIT_G = {
+    "type": "BEiTViT",
+    "arch": SMALL,
+    "img_size": 28,
+    "patch_size": 14,
+    "layer_scale_init_value": 0.0,
+    "out_type": "avg_featmap",
+    "use_abs_pos_emb": True,
+    "use_rel_pos_bias": False,
+    "use_shared_rel_pos_bias": False,
+}
 TINY = {
-    # EVA-L: qkv bias, no LayerScale, mean of the patch tokens then ln2 (out_type avg_featmap)
-    "beit_l_style": {
-        "type": "BEiTViT",
-        "arch": SMALL,
-        "img_size": 28,
-        "patch_size": 14,
-        "layer_scale_init_value": 0.0,
-        "out_type": "avg_featmap",
-        "use_abs_pos_emb": True,
-        "use_rel_pos_bias": False,
-        "use_shared_rel_pos_bias": False,
-        "layer_cfgs": {"bias": True},
-    },
-    # EVA-g: q and v biases only
-    "beit_g_style": {
-        "type": "BEiTViT",
-        "arch": SMALL,
-        "img_size": 28,
-        "patch_size": 14,
-        "layer_scale_init_value": 0.0,
-        "out_type": "avg_featmap",
-        "use_abs_pos_emb": True,
-        "use_rel_pos_bias": False,
-        "use_shared_rel_pos_bias": False,
-    },
+    "beit_l_style": {**BEIT_G, "layer_cfgs": {"bias": True}},  # EVA-L: a full qkv bias
+    "beit_g_style": BEIT_G,
     # the MAE-style ViT as its linear probe reads it: class token after the final norm
     "vit_cls_style": {
         "type": "VisionTransformer",
