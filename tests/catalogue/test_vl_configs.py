@@ -1,6 +1,6 @@
 """The vision-language entries' inline architectures, field by field, against the configurations
 their models were trained from: transformers' CLIP defaults (openai/clip-vit-base-patch32, which
-PLIP fine-tuned) and open_clip's bundled model configs (QuiltNet's ViT-B-32 and ViT-B-16)."""
+PLIP fine-tuned) and open_clip's bundled model configs (QuiltNet's ViT-B-32 and ViT-B-16, PathGen-CLIP's ViT-B-16)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ def test_plip_is_clips_vit_b32_with_its_projection() -> None:
 
 @pytest.mark.parametrize(
     ("name", "config"),
-    [("pathology/uw_quiltnet_b32", "ViT-B-32"), ("pathology/uw_quiltnet_b16", "ViT-B-16")],
+    [
+        ("pathology/uw_quiltnet_b32", "ViT-B-32"),
+        ("pathology/uw_quiltnet_b16", "ViT-B-16"),
+        ("pathology/pathfoundation_pathgen_clip", "ViT-B-16"),  # the authors' README names it
+    ],
 )
 def test_quiltnet_is_open_clips_own_config(name: str, config: str) -> None:
     open_clip = pytest.importorskip("open_clip")
@@ -38,7 +42,7 @@ def test_quiltnet_is_open_clips_own_config(name: str, config: str) -> None:
 def test_unprojected_twins_share_architecture_and_weights() -> None:
     catalog = zoo.Catalog()
     twins = [m for m in catalog if m.name.endswith("_unprojected")]
-    assert len(twins) == 4
+    assert len(twins) == 5
     for twin in twins:
         base = catalog.get(twin.name.removesuffix("_unprojected"))
         assert twin.same_weights_as == base.name
