@@ -104,6 +104,28 @@ class MissingExtraError(ZooError, ImportError):
         )
 
 
+class MissingPackageError(ZooError, ImportError):
+    """A package the manifest ``requires`` (beyond zoo's extras) is missing or too old.
+
+    Attributes:
+        model: The model's name.
+        requirements: The unmet requirements, as the manifest writes them.
+        found: What is installed instead (``name version``), one per requirement installed at all.
+        command: The command that installs them.
+    """
+
+    def __init__(
+        self, model: str, requirements: Sequence[str], found: Sequence[str], command: str
+    ) -> None:
+        self.model, self.requirements = model, list(requirements)
+        self.found, self.command = list(found), command
+        have = f" (installed: {', '.join(self.found)})" if self.found else ""
+        super().__init__(
+            f"{model} needs {', '.join(self.requirements)}{have}, beyond zoo's extras. "
+            f"Install with: {command}"
+        )
+
+
 class WeightsNotAvailableError(ZooError, FileNotFoundError):
     """The weights are neither on disk nor reachable.
 
@@ -333,6 +355,7 @@ __all__ = [
     "ManifestExistsError",
     "MirrorError",
     "MissingExtraError",
+    "MissingPackageError",
     "ModelNotFoundError",
     "OutIndicesError",
     "Problem",

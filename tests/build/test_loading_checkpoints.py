@@ -303,6 +303,25 @@ def test_checkpoint_key_selects_the_nested_state_dict(kit: Kit, key: str) -> Non
     )
 
 
+@pytest.mark.parametrize(("key", "prefix"), [("visual", "visual."), ("model.visual", "visual.")])
+def test_checkpoint_key_selects_a_flat_prefix(kit: Kit, key: str, prefix: str) -> None:
+    # A full CLIP state dict: the image tower's keys under visual., the text tower beside them.
+    source = kit.timm_source()
+    flat: dict[str, Any] = {prefix + k: v for k, v in source.state_dict().items()}
+    flat["transformer.resblocks.0.attn.in_proj_weight"] = torch.zeros(3, 3)  # the text tower
+    flat["logit_scale"] = torch.ones(())
+    kit.save(_nest(flat, "model") if key.startswith("model.") else flat, kit.folder / "clip.pth")
+    model = kit.load(kit.timm_manifest(checkpoint={"path": "clip.pth", "key": key}))
+    _check_equal(model, source, kit)
+
+
+def test_a_key_that_is_neither_dict_nor_prefix_lists_the_keys(kit: Kit) -> None:
+    flat = {f"visual.{k}": v for k, v in kit.timm_source().state_dict().items()}
+    kit.save(flat, kit.folder / "clip.pth")
+    with pytest.raises(LoadError, match=r"no key 'vis'.*keys: visual\."):
+        kit.load(kit.timm_manifest(checkpoint={"path": "clip.pth", "key": "vis"}))
+
+
 def test_wrong_checkpoint_key_lists_the_keys_there_are(kit: Kit) -> None:
     kit.save({"teacher": kit.timm_source().state_dict()}, kit.folder / "ckpt.pth")
     with pytest.raises(LoadError, match=r"no key 'student'.*keys: teacher"):

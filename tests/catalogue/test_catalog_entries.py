@@ -96,12 +96,35 @@ def test_the_eva_card_table_is_in_the_catalogue_with_its_metrics(catalog: zoo.Ca
         assert f"{m.wrapper.architecture}.{m.checkpoint.timm}" == tag
 
 
-def test_mmpretrain_names_are_aliases(catalog: zoo.Catalog) -> None:
-    aliased = {a: m.name for m in catalog for a in m.aliases if m.group == "universal"}
-    assert len(aliased) == 6
-    for alias, name in aliased.items():
+#: The model names of mmpretrain's EVA page (the seed's two tables), as mmpretrain users type them.
+MMPRETRAIN_EVA = {
+    "eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k",
+    "beit-l-p14_3rdparty-eva_in21k",
+    "beit-l-p14_eva-pre_3rdparty_in21k",
+    "beit-g-p16_3rdparty-eva_30m",
+    "beit-g-p14_3rdparty-eva_30m",
+    "beit-g-p14_eva-30m-pre_3rdparty_in21k",
+    "vit-base-p16_eva-mae-style-pre_8xb128-coslr-100e_in1k",
+    "vit-base-p16_eva-mae-style-pre_8xb2048-linear-coslr-100e_in1k",
+    "beit-l-p14_eva-pre_3rdparty_in1k-196px",
+    "beit-l-p14_eva-in21k-pre_3rdparty_in1k-196px",
+    "beit-l-p14_eva-pre_3rdparty_in1k-336px",
+    "beit-l-p14_eva-in21k-pre_3rdparty_in1k-336px",
+    "beit-g-p14_eva-30m-in21k-pre_3rdparty_in1k-336px",
+    "beit-g-p14_eva-30m-in21k-pre_3rdparty_in1k-560px",
+}
+
+
+def test_mmpretrain_names_resolve_bare(catalog: zoo.Catalog) -> None:
+    bare = {a: m.name for m in catalog if m.group == "universal" for a in m.aliases if "/" not in a}
+    assert set(bare) == MMPRETRAIN_EVA
+    for alias, name in bare.items():
         assert catalog.get(alias).name == name
         assert "mmpretrain" in catalog.get(name).description
+    # the earlier namespaced spelling of the six ImageNet-1k rows still resolves
+    grouped = {a for m in catalog for a in m.aliases if a.startswith("universal/")}
+    assert {a.removeprefix("universal/") for a in grouped} <= MMPRETRAIN_EVA
+    assert len(grouped) == 6
 
 
 def test_readme_table_is_fresh(capsys: pytest.CaptureFixture[str]) -> None:

@@ -102,6 +102,7 @@ def test_wrapper_is_a_discriminated_union(schema: dict[str, Any]) -> None:
         "torchhub",
         "function",
         "monai",
+        "open_clip",
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from zoo.catalogue import requirements
 from zoo.catalogue.validation import WARNING, Report
 from zoo.errors import ContractError, Problem, ZooError
 from zoo.manifest import Manifest, VolumeInputSpec
@@ -59,6 +60,13 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
     def problem(path: str, message: str) -> None:
         result.problems.append(Problem(file, path, message, code="build"))
 
+    missing = requirements.unmet(m)
+    if missing:
+        result.ok, result.skipped = (
+            True,
+            f"needs {', '.join(map(str, missing))}: {requirements.install_command(missing)}",
+        )
+        return result
     needs_file = m.wrapper.type == "onnx"
     needs_code = m.wrapper.type == "torchhub"  # a hubconf.py runs, local or from GitHub
     if needs_code and not trust_remote_code:

@@ -92,11 +92,30 @@ def read_file(path: Path, fmt: str = "auto") -> Mapping[str, Any]:
         ) from None
 
 
+def _prefixed(node: Any, prefix: str) -> dict[str, Any] | None:
+    """The entries of a flat mapping whose keys start with ``prefix.``, with it removed."""
+    if not isinstance(node, Mapping):
+        return None
+    found = {k[len(prefix) + 1 :]: v for k, v in node.items() if k.startswith(prefix + ".")}
+    return found or None
+
+
 def select(data: Mapping[str, Any], key: str | None, source: str) -> StateDict:
-    """Pick the nested dict named by the dotted ``key`` and check it is a flat tensor dict."""
+    """Pick the nested dict named by the dotted ``key`` and check it is a flat tensor dict.
+
+    A part of the key that is not a nested dict may be the common prefix of flat keys: in a
+    full CLIP state dict, ``visual`` selects the image tower's ``visual.*`` tensors (prefix
+    removed), as if they were a nested dict ``visual``.
+    """
     node: Any = data
     if key:
-        for part in key.split("."):
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if isinstance(node, Mapping) and part not in node:
+                flat = _prefixed(node, ".".join(parts[i:]))
+                if flat is not None:
+                    node = flat
+                    break
             if not isinstance(node, Mapping) or part not in node:
                 have = (
                     ", ".join(sorted(map(str, node))[:8])
@@ -148,6 +167,43 @@ def load_state_dict(
     return state
 
 
+def _recompute_buffers(model: nn.Module) -> None:
+    """Recompute the non-persistent buffers that were derived from meta parameters.
+
+    Some modules compute a buffer from their parameters' device while being built (timm's Swin
+    attention masks); built with :func:`empty_parameters` it lands on meta. timm's modules say
+    how to recompute them (``init_non_persistent_buffers``), which works once weights are real.
+    """
+    for module in model.modules():
+        fn = getattr(module, "init_non_persistent_buffers", None)
+        if callable(fn) and any(b.is_meta for b in module.buffers(recurse=False)):
+            fn()
+
+
+def check_keys(
+    model: nn.Module, state: Mapping[str, Any], *, source: str, strict: bool = True
+) -> dict[str, Any]:
+    """Compare a state dict's keys and shapes with the model's (nothing is loaded).
+
+    Returns:
+        The model's own state dict (``keep_vars``), for the caller to fill.
+
+    Raises:
+        CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
+    """
+    expected = model.state_dict(keep_vars=True)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in state
+        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if mismatched or (strict and (missing or unexpected)):
+        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+    return expected
+
+
 def assign(
     model: nn.Module,
     state: StateDict,
@@ -165,18 +221,10 @@ def assign(
 
     Raises:
         CheckpointMismatchError: Missing/unexpected keys (when ``strict``) or any shape mismatch.
-        LoadError: Parameters left without weights (non-strict and missing).
+        LoadError: Parameters left without weights (non-strict and missing), or buffers left
+            on meta that no module knows how to recompute.
     """
-    expected = model.state_dict(keep_vars=True)
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in state
-        if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
-    ]
-    if mismatched or (strict and (missing or unexpected)):
-        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+    expected = check_keys(model, state, source=source, strict=strict)
     ready: StateDict = {}
     for key, value in state.items():
         if key not in expected:
@@ -188,8 +236,9 @@ def assign(
             want = value.dtype
         ready[key] = value.to(device=device or "cpu", dtype=want)
     model.load_state_dict(ready, strict=False, assign=True)
-    left = [n for n, p in model.named_parameters() if p.is_meta]
+    _recompute_buffers(model)
+    left = [n for n, p in [*model.named_parameters(), *model.named_buffers()] if p.is_meta]
     if left:
         raise LoadError(
-            f"checkpoint {source} leaves {len(left)} parameter(s) without weights: {', '.join(left[:5])}"
+            f"checkpoint {source} leaves {len(left)} parameter(s) or buffer(s) without values: {', '.join(left[:5])}"
         )

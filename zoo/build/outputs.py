@@ -43,6 +43,8 @@ def pool(adapter: Adapter, x: torch.Tensor, manifest: Manifest) -> Any:
         return pool_volume(adapter, x, manifest)
     if out.pooling == "pooler":
         return adapter.pooled(x)
+    if out.pooling == "projection":
+        return adapter.projected(x)
     if out.pooling == "none":
         return adapter.raw(x)
     tokens = adapter.tokens(x)

@@ -12,8 +12,9 @@ from zoo.build.devices import resolve_device
 from zoo.build.indices import resolve_out_indices
 from zoo.build.loaders._base import Adapter, BuildContext, Builder, transformers_config_overrides
 from zoo.build.outputs import ZooModel
+from zoo.catalogue import requirements
 from zoo.catalogue.parse import read_manifest
-from zoo.errors import ContractError, UsageError
+from zoo.errors import ContractError, MissingPackageError, UsageError
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -40,6 +41,29 @@ def parse_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
     if name not in DTYPES:
         raise UsageError(f"dtype {value!r}: use one of {', '.join(DTYPES)}")
     return DTYPES[name]
+
+
+def check_requirements(manifest: Manifest) -> None:
+    """Refuse to build when a package the manifest ``requires`` is missing or too old.
+
+    Raises:
+        MissingPackageError: Naming the requirements and the install command.
+    """
+    missing = requirements.unmet(manifest)
+    if missing:
+        raise MissingPackageError(
+            manifest.name,
+            [u.requirement for u in missing],
+            [f"{u.name} {u.installed}" for u in missing if u.installed is not None],
+            requirements.install_command(missing),
+        )
+
+
+def trusted_modules(manifest: Manifest, trust_remote_code: bool) -> tuple[str, ...]:
+    """The modules of the manifest's ``requires``, importable by path only on the caller's opt-in."""
+    if not trust_remote_code:
+        return ()
+    return tuple(m for r in manifest.requires for m in requirements.modules_of(r))
 
 
 def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
@@ -89,6 +113,7 @@ _DIM_FIELDS = {
     "embedding_dim": "output.embedding_dim",
     "prefix_tokens": "output.prefix_tokens",
     "patch_size": "output.patch_size",
+    "projection_dim": "output.embedding_dim",
 }
 
 
@@ -103,6 +128,7 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
         "embedding_dim": out.embedding_dim if out.pooling == "pooler" else None,
         "prefix_tokens": out.prefix_tokens if out.patch_size else None,
         "patch_size": out.patch_size,
+        "projection_dim": out.embedding_dim if out.pooling == "projection" else None,
     }
     fields = dict(_DIM_FIELDS)
     if out.pooling in ("cls", "mean"):
@@ -160,6 +186,7 @@ def load_manifest(
     """
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_name=False)
+    check_requirements(manifest)
     manifest = apply_overrides(manifest, overrides)
     blocks = resolve_out_indices(out_indices, manifest.output.feature_levels)
     target_dtype = parse_dtype(dtype) or DTYPES[manifest.precision.default]
@@ -171,6 +198,7 @@ def load_manifest(
         dtype=None if meta else target_dtype,
         device=target_device,
         trust_remote_code=trust_remote_code,
+        trusted=trusted_modules(manifest, trust_remote_code),
     )
     backbone, adapter = loader(manifest.wrapper.type)(manifest, ctx)
     check_dims(manifest, adapter)

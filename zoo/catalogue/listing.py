@@ -33,7 +33,15 @@ INDEX_FORMAT = 1
 
 #: The manifest's wrapper types (:data:`zoo.manifest.WRAPPER_TYPES`, which imports pydantic;
 #: a test keeps the two equal).
-WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "function", "monai")
+WRAPPER_TYPES: tuple[str, ...] = (
+    "timm",
+    "transformers",
+    "onnx",
+    "torchhub",
+    "function",
+    "monai",
+    "open_clip",
+)
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides the summaries (relative to the package).

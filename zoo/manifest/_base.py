@@ -19,19 +19,23 @@ ModelName = Annotated[
         examples=["pathology/kaiko_vits16"],
     ),
 ]
-AliasName = Annotated[
-    str,
-    StringConstraints(pattern=r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$", max_length=200),
-    Field(
-        description="Another name of the entry: `<group>/<name>`, or a bare `<name>` where another "
-        "library registers one (eva's `segresnet_encoder`).",
-        examples=["radiology/voco_b", "segresnet_encoder"],
-    ),
-]
 Sha256 = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(description="SHA-256 of the file: 64 lowercase hexadecimal digits."),
+]
+ALIAS_PATTERN = r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$"
+AliasName = Annotated[
+    str,
+    StringConstraints(pattern=ALIAS_PATTERN, max_length=200),
+    Field(
+        description="Another name for the entry: `<namespace>/<name>` (`trident/uni_v1`, "
+        "`lazyslide/conch_v1.5`, `radiology/voco_b`), or a bare name without a slash where "
+        "another library's users type names without a namespace (eva's `segresnet_encoder`, "
+        "mmpretrain's `beit-l-p14_eva-pre_3rdparty_in1k-196px`). No name or alias may be "
+        "claimed twice in a catalogue.",
+        examples=["trident/uni_v1", "segresnet_encoder", "beit-l-p14_eva-pre_3rdparty_in1k-196px"],
+    ),
 ]
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 DottedPath = Annotated[
@@ -88,6 +92,20 @@ SchemaVersion = Annotated[
     Literal[1], BeforeValidator(_typed("literal_error", "the integer 1", bool, str, float))
 ]
 
+REQUIREMENT_PATTERN = (
+    r"^[A-Za-z0-9]([A-Za-z0-9._\-]*[A-Za-z0-9])?"
+    r"(\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*"
+    r"(\s*,\s*(==|!=|<=|>=|<|>|~=)\s*[0-9][0-9A-Za-z.+!*]*)*)?$"
+)
+Requirement = Annotated[
+    str,
+    StringConstraints(pattern=REQUIREMENT_PATTERN, max_length=100),
+    Field(
+        description="A Python package and the versions that work: `name>=version` (PEP 508 "
+        "name and version specifiers, no extras, URLs or markers).",
+        examples=["musk>=1.0", "einops>=0.6,<1"],
+    ),
+]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]
 
 

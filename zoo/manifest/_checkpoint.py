@@ -68,7 +68,9 @@ class Checkpoint(StrictModel):
     format: Literal["auto", "safetensors", "pickle"] = "auto"
     """File format; `auto` goes by the extension. Pickles load with `torch.load(weights_only=True)`."""
     key: Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")] | None = None
-    """Dotted key of the nested dict that holds the state dict (`state_dict`, `model`, `teacher`)."""
+    """Dotted key of the nested dict that holds the state dict (`state_dict`, `model`, `teacher`).
+    A part that is no nested dict selects the flat keys under that prefix, prefix removed:
+    `visual` takes the image tower `visual.*` out of a full CLIP state dict."""
     remap: Remap = Remap()
     """Key rewrites applied before loading."""
     strict: Flag = True

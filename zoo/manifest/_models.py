@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, PrivateAttr, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, field_validator, model_validator
 from pydantic import Tag as UnionTag
 from typing_extensions import Self
 
 from zoo.manifest._base import (
+    REQUIREMENT_PATTERN,
     AliasName,
     FieldError,
     Flag,
@@ -20,6 +22,7 @@ from zoo.manifest._base import (
     Number,
     PositiveInteger,
     PositiveNumber,
+    Requirement,
     SchemaVersion,
     StrictModel,
     Tag,
@@ -37,7 +40,7 @@ from zoo.text import first_refusal
 
 SCHEMA_VERSION = 1
 
-Pooling = Literal["cls", "mean", "cls+mean", "pooler", "none"]
+Pooling = Literal["cls", "mean", "cls+mean", "pooler", "projection", "none"]
 Dtype = Literal["float32", "bfloat16", "float16"]
 
 
@@ -120,7 +123,9 @@ class OutputSpec(StrictModel):
     pooling: Pooling
     """How the embedding is made: `cls` (final token 0), `mean` (mean of the patch tokens),
     `cls+mean` (both concatenated; registers never averaged in), `pooler` (the model's own pooled
-    output), `none` (what the model returns)."""
+    output, before any projection), `projection` (a vision-language image tower's projected
+    image embedding, the one compared with text embeddings: `embedding_dim` is the projection's
+    output width, checked against the built projection), `none` (what the model returns)."""
     prefix_tokens: NonNegativeInteger = 0
     """Tokens before the patch grid: class token plus register tokens."""
     patch_size: PositiveInteger | None = None
@@ -175,7 +180,9 @@ class Manifest(StrictModel):
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
     aliases: list[AliasName] = []
-    """Other names that resolve to this entry (e.g. the name another library uses)."""
+    """Other names that resolve to this entry: the names other libraries use, namespaced by the
+    library (`trident/uni_v1`, `lazyslide/uni`), or bare where that library's users type bare
+    names (mmpretrain's model names)."""
     description: str = ""
     """What the model is, what it was trained on and which embedding this entry returns."""
     tags: list[Tag] = []
@@ -188,6 +195,11 @@ class Manifest(StrictModel):
     """The weights need an access token (a gated Hugging Face repository)."""
     wrapper: Wrapper
     """Which library builds the `nn.Module`."""
+    requires: list[Requirement] = []
+    """Python packages beyond zoo's extras that building this model needs (`pkg>=version`).
+    `zoo doctor` reports the missing ones; loading without them is one error naming the install
+    command. A `function` path or `$object` from such a package is imported only when the user
+    trusts it (`ZOO_TRUSTED_MODULES`, or `trust_remote_code=True` / `--trust-remote-code`)."""
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
     input: Annotated[
@@ -217,6 +229,18 @@ class Manifest(StrictModel):
         if found is not None:
             raise FieldError(*found)
         return data
+
+    @field_validator("requires", mode="before")
+    @classmethod
+    def _requirements(cls, value: Any) -> Any:
+        pattern = re.compile(REQUIREMENT_PATTERN)
+        for item in value if isinstance(value, list) else []:
+            if isinstance(item, str) and not pattern.match(item):
+                raise ValueError(
+                    f"{item!r} is not a package requirement: write `name` or `name>=version` "
+                    "(PEP 508 names and version specifiers; no extras, URLs or markers)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
@@ -292,6 +316,23 @@ class Manifest(StrictModel):
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
         if self.name in self.aliases:
             raise FieldError(("aliases",), "aliases repeat the entry's own name")
+        if len(set(self.aliases)) != len(self.aliases):
+            raise FieldError(("aliases",), "aliases list a name twice")
+        for alias in self.aliases:
+            if alias.endswith((".yaml", ".yml")) or alias.startswith("timm/"):
+                raise FieldError(
+                    ("aliases",),
+                    f"alias {alias!r} would be read as a manifest file or a timm name: rename it",
+                )
+        names = [
+            re.split(r"[\s=!<>~]", r, maxsplit=1)[0].lower().replace("_", "-")
+            for r in self.requires
+        ]
+        if len(set(names)) != len(names):
+            raise FieldError(
+                ("requires",),
+                "requires names a package twice: join its version specifiers with a comma",
+            )
         return self
 
     @property

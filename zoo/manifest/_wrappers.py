@@ -178,14 +178,52 @@ class MonaiWrapper(_KwargsMixin):
     `out_channels` only sizes the decoder, which zoo removes; it defaults to 1."""
 
 
+class OpenClipWrapper(StrictModel):
+    """Build the image tower of an open_clip model from an inline model config (offline)."""
+
+    type: Literal["open_clip"]
+    """Wrapper type."""
+    config: Annotated[dict[str, Any], Field(min_length=1)]
+    """The open_clip model config, as in open_clip's `model_configs/*.json` or a Hub repository's
+    `open_clip_config.json` `model_cfg`: `embed_dim` (the projection width), `vision_cfg` (the
+    image tower: `width`, `layers`, `patch_size`, `image_size`, ..., or `timm_model_name`) and
+    optionally `quick_gelu`. `text_cfg` may be kept for reference; the text tower is never built.
+    Only the image tower is built, so the checkpoint's `visual.*` keys are selected with
+    `checkpoint.key: visual`."""
+
+    @field_validator("config")
+    @classmethod
+    def _image_tower(cls, value: dict[str, Any]) -> dict[str, Any]:
+        missing = [k for k in ("embed_dim", "vision_cfg") if k not in value]
+        if missing:
+            raise ValueError(
+                f"config needs {' and '.join(missing)} (open_clip's model_cfg: embed_dim, "
+                "vision_cfg, text_cfg)"
+            )
+        if not isinstance(value["vision_cfg"], dict):
+            raise ValueError("config.vision_cfg must be a mapping (open_clip's CLIPVisionCfg)")
+        if not isinstance(value["embed_dim"], int) or value["embed_dim"] < 1:
+            raise ValueError("config.embed_dim must be a positive integer (the projection width)")
+        return value
+
+
 Wrapper = Annotated[
     TimmWrapper
     | TransformersWrapper
     | OnnxWrapper
     | TorchHubWrapper
     | FunctionWrapper
-    | MonaiWrapper,
+    | MonaiWrapper
+    | OpenClipWrapper,
     Field(discriminator="type"),
 ]
 
-WRAPPER_TYPES: tuple[str, ...] = ("timm", "transformers", "onnx", "torchhub", "function", "monai")
+WRAPPER_TYPES: tuple[str, ...] = (
+    "timm",
+    "transformers",
+    "onnx",
+    "torchhub",
+    "function",
+    "monai",
+    "open_clip",
+)

@@ -1,6 +1,7 @@
 """``zoo doctor``: can these models load here, now? A preflight that never touches the network.
 
-For each model: the wrapper type and whether its extra is installed, where the
+For each model: the wrapper type and whether its extra is installed, whether the packages
+its manifest ``requires`` are installed in a fitting version (from their metadata), where the
 weights are (mirrored, cached, local, missing), whether they are gated and a
 token is present. Nothing is imported to find out (``importlib.util.find_spec``
 only), so the doctor never imports torch, and nothing is hashed or downloaded.
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zoo import constants
+from zoo.catalogue import requirements
 from zoo.manifest import Manifest
 from zoo.weights import locations, mirror
 from zoo.weights.sources import source_of
@@ -25,6 +27,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "torchhub": ("torch", ("torch", "safetensors")),
     "function": ("torch", ("torch", "safetensors")),
     "monai": ("monai", ("torch", "safetensors", "monai", "einops", "nibabel")),
+    "open_clip": ("open_clip", ("torch", "safetensors", "timm", "open_clip")),
 }
 
 #: Weights states that a load can use without network (``missing`` needs it).
@@ -66,12 +69,15 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
     for m in manifests:
         extra, modules = EXTRAS.get(m.wrapper.type, ("torch", ("torch",)))
         missing_modules = [mod for mod in modules if not _installed(mod)]
+        unmet = requirements.unmet(m)
         state, where = weights_state(m)
         here = state in AVAILABLE
         blocked = m.gated and not here and not token
         problems = []
         if missing_modules:
             problems.append(f"pip install 'zoo[{extra}]' ({', '.join(missing_modules)} missing)")
+        if unmet:
+            problems.append(f"{requirements.install_command(unmet)} ({', '.join(map(str, unmet))})")
         if blocked:
             problems.append("gated: request access on the Hub, then set HF_TOKEN")
         if not here and not online:
@@ -83,11 +89,13 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
                 "extra": extra,
                 "extra_installed": not missing_modules,
                 "missing_modules": missing_modules,
+                "requires": list(m.requires),
+                "requires_missing": [u.requirement for u in unmet],
                 "weights": state,
                 "weights_path": where,
                 "gated": m.gated,
                 "token": token if m.gated else None,
-                "ready": not missing_modules and (here or (online and not blocked)),
+                "ready": not missing_modules and not unmet and (here or (online and not blocked)),
                 "fix": "; ".join(problems) or None,
             }
         )

@@ -90,8 +90,9 @@ def _walk(
         is_stated = stated and name in model.model_fields_set
         if isinstance(value, BaseModel) and isinstance(data, dict):
             _walk(value, data, here, is_stated, out)
-        elif isinstance(data, dict) and _number_map(data):
-            # A mapping of figures (metrics): one fact each, so each gets its own line and label.
+        elif here == ("metrics",) and isinstance(data, dict) and _number_map(data):
+            # The figures (metrics): one fact each, so each gets its own line and label. Other
+            # mappings whose values happen to be numbers (kwargs such as {img_size: 224}) stay one.
             for key, number in data.items():
                 out.append(Fact((*here, key), number, METRIC_ABOUT.get(key, ""), is_stated))
         elif is_stated or not _empty(data):
@@ -116,8 +117,8 @@ def sections(manifest: Manifest) -> list[Section]:
         if name in HEADING_FIELDS or name not in by_field:
             continue
         value = getattr(manifest, name)
-        if (isinstance(value, BaseModel) and name not in IDENTITY_MODELS) or _number_map(
-            dump[name]
+        if (isinstance(value, BaseModel) and name not in IDENTITY_MODELS) or (
+            name == "metrics" and _number_map(dump[name])
         ):
             out.append(Section(name, _about(info.description), by_field[name]))
         else:

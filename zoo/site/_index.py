@@ -37,6 +37,7 @@ POOLING_SHORT = {
     "mean": "mean of patch tokens",
     "cls+mean": "class token + patch mean",
     "pooler": "the model's own pooled output",
+    "projection": "projected image embedding",
     "none": "the model's own output",
 }
 

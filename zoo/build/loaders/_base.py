@@ -26,6 +26,8 @@ class BuildContext:
         dtype: Target dtype of floating parameters.
         device: Target device.
         trust_remote_code: The caller opted in to code from the model's repository.
+        trusted: Module prefixes importable for this load beyond the allow-list: the modules of
+            the manifest's ``requires`` when the caller passed ``trust_remote_code``.
     """
 
     pretrained: bool = True
@@ -34,6 +36,7 @@ class BuildContext:
     dtype: torch.dtype | None = None
     device: torch.device | None = None
     trust_remote_code: bool = False
+    trusted: tuple[str, ...] = ()
 
 
 class Adapter:
@@ -68,13 +71,25 @@ class Adapter:
         """The model's own pooled embedding ``[B, D]``."""
         raise self._unsupported("a pooled output (pooling: pooler)")
 
+    def projected(self, x: torch.Tensor) -> torch.Tensor:
+        """A vision-language image tower's projected image embedding ``[B, D]``.
+
+        By default the module's ``forward_projection(x)`` when it declares a
+        ``projection_dim`` (the convention of zoo's building blocks, :mod:`zoo.build.blocks`).
+        """
+        fn = getattr(self.module, "forward_projection", None)
+        if not callable(fn) or getattr(self.module, "projection_dim", None) is None:
+            raise self._unsupported("a projected image embedding (pooling: projection)")
+        return fn(x)
+
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         """Outputs of the blocks ``indices`` (sorted, unique), in that order."""
         raise self._unsupported("block outputs (out_indices)")
 
     def dims(self) -> dict[str, int | None]:
         """What the built architecture says about itself, for the declared-vs-actual check:
-        ``token_dim``, ``embedding_dim`` (of the pooler), ``blocks``, ``prefix_tokens``, ``patch_size``."""
+        ``token_dim``, ``embedding_dim`` (of the pooler), ``projection_dim`` (of the image
+        projection), ``blocks``, ``prefix_tokens``, ``patch_size``."""
         return {}
 
 

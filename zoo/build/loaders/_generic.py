@@ -10,6 +10,7 @@ from torch import nn
 
 from zoo.build.checkpoint import assign, empty_parameters, load_state_dict
 from zoo.build.loaders._base import Adapter, BuildContext, weights_path
+from zoo.build.meta import meta_device
 from zoo.manifest import Manifest
 
 
@@ -62,7 +63,7 @@ def build_scope(manifest: Manifest, ctx: BuildContext) -> contextlib.AbstractCon
     """Where the builder runs: on meta for checks; with empty parameters when a strict
     checkpoint will replace every one of them (no random init to throw away)."""
     if ctx.meta:
-        return torch.device("meta")
+        return meta_device()
     ckpt = manifest.checkpoint
     if ckpt is not None and ctx.pretrained and ckpt.strict:
         return empty_parameters()

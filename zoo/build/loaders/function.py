@@ -16,9 +16,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wrapper = manifest.wrapper
     assert isinstance(wrapper, FunctionWrapper)
     purpose = f"{manifest.name}: wrapper.path"
-    fn = import_object(wrapper.path, purpose=purpose)
+    fn = import_object(wrapper.path, purpose=purpose, also=ctx.trusted)
     arguments = resolve_objects(
-        dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments"
+        dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments", also=ctx.trusted
     )
     arguments.update(ctx.overrides)
     with build_scope(manifest, ctx):

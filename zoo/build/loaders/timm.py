@@ -11,6 +11,7 @@ from torch import nn
 
 from zoo.build.checkpoint import StateDict, assign, empty_parameters, load_state_dict
 from zoo.build.loaders._base import Adapter, BuildContext, weights_path
+from zoo.build.meta import meta_device
 from zoo.build.objects import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.manifest import Manifest, TimmWrapper
@@ -56,15 +57,18 @@ class TimmAdapter(Adapter):
             "blocks": count,
             "prefix_tokens": getattr(m, "num_prefix_tokens", None),
             "patch_size": patch[0] if isinstance(patch, (tuple, list)) else patch,
+            "projection_dim": getattr(m, "projection_dim", None),
         }
 
 
-def kwargs_for(manifest: Manifest, overrides: dict[str, Any]) -> dict[str, Any]:
+def kwargs_for(manifest: Manifest, ctx: BuildContext) -> dict[str, Any]:
     """The ``create_model`` kwargs: the manifest's, with ``$object`` resolved, then the caller's."""
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TimmWrapper)
-    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
-    kwargs.update(overrides)
+    kwargs = resolve_objects(
+        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
+    )
+    kwargs.update(ctx.overrides)
     return kwargs
 
 
@@ -149,10 +153,10 @@ def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ..
 
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build the timm model; with weights, on meta then assigned from the checkpoint."""
-    kwargs = kwargs_for(manifest, ctx.overrides)
+    kwargs = kwargs_for(manifest, ctx)
     ckpt = manifest.checkpoint if ctx.pretrained and not ctx.meta else None
     if ctx.meta:
-        with torch.device("meta"):
+        with meta_device():
             model = _create(manifest, kwargs, skip_init=True)
     elif ckpt is None:
         model = _create(manifest, kwargs)

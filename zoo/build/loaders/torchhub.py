@@ -45,7 +45,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Load the entry point; a remote repository needs ``trust_repo`` in the manifest and the caller's opt-in."""
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TorchHubWrapper)
-    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    kwargs = resolve_objects(
+        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
+    )
     kwargs.update(ctx.overrides)
     if wrapper.source == "local":
         repo = _local_repo(manifest, wrapper.repo, ctx)

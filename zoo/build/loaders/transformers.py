@@ -16,6 +16,7 @@ from zoo.build.loaders._base import (
     weights_path,
 )
 from zoo.build.loaders._hf_weights import enforce_loading_info, folder_state, quiet
+from zoo.build.meta import meta_device
 from zoo.build.objects import resolve_objects
 from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
 from zoo.manifest import Manifest, TransformersWrapper
@@ -32,14 +33,17 @@ def _transformers() -> Any:
 class TransformersAdapter(Adapter):
     """Hidden states and pooler output of a transformers vision model."""
 
-    def _call(self, x: torch.Tensor, **kwargs: Any) -> Any:
-        config = self.module.config
-        size = getattr(config, "image_size", None)
+    def _interpolation(self, x: torch.Tensor) -> dict[str, Any]:
+        """``interpolate_pos_encoding=True`` when the input differs from the configured size."""
+        size = getattr(self.module.config, "image_size", None)
         if size is not None and self._accepts_interpolation():
             expected = (size, size) if isinstance(size, int) else tuple(size)
             if tuple(x.shape[-2:]) != expected:
-                kwargs["interpolate_pos_encoding"] = True
-        return self.module(pixel_values=x, **kwargs)
+                return {"interpolate_pos_encoding": True}
+        return {}
+
+    def _call(self, x: torch.Tensor, **kwargs: Any) -> Any:
+        return self.module(pixel_values=x, **self._interpolation(x), **kwargs)
 
     def _accepts_interpolation(self) -> bool:
         return "interpolate_pos_encoding" in inspect.signature(self.module.forward).parameters
@@ -52,26 +56,54 @@ class TransformersAdapter(Adapter):
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         pooled = getattr(self._call(x), "pooler_output", None)
+        tower = getattr(self.module, "vision_model", None)
+        if pooled is None and tower is not None:
+            # A tower with its projection (CLIPVisionModelWithProjection) reports the projected
+            # embedding only; the pooled output before the projection is its vision model's.
+            pooled = tower(pixel_values=x, **self._interpolation(x)).pooler_output
         if pooled is None:
             raise self._unsupported(
                 "a pooler output (build it with a pooling layer, or use pooling: cls)"
             )
         return pooled
 
+    def projected(self, x: torch.Tensor) -> torch.Tensor:
+        embeds = getattr(self._call(x), "image_embeds", None)
+        if embeds is None:
+            raise self._unsupported(
+                "a projected image embedding (use a *VisionModelWithProjection class)"
+            )
+        return embeds
+
     def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         hidden = self._call(x, output_hidden_states=True).hidden_states
         # hidden[0] is the embedding output; block i's output is hidden[i + 1].
         return [hidden[i + 1] for i in indices]
 
+    def _class_tokens(self) -> int:
+        """1 when the embeddings prepend a class token (ViT, DINOv2, CLIP), 0 when not (SigLIP)."""
+        m = self.module
+        embeddings = getattr(m, "embeddings", None) or getattr(
+            getattr(m, "vision_model", None), "embeddings", None
+        )
+        if embeddings is None:
+            return 1
+        return int(hasattr(embeddings, "cls_token") or hasattr(embeddings, "class_embedding"))
+
     def dims(self) -> dict[str, int | None]:
         config = self.module.config
         patch = getattr(config, "patch_size", None)
+        projection = getattr(self.module, "visual_projection", None)
         return {
             "token_dim": getattr(config, "hidden_size", None),
             "blocks": getattr(config, "num_hidden_layers", None),
             "patch_size": patch if isinstance(patch, int) else None,
-            "prefix_tokens": 1 + int(getattr(config, "num_register_tokens", 0) or 0)
+            "prefix_tokens": self._class_tokens()
+            + int(getattr(config, "num_register_tokens", 0) or 0)
             if isinstance(patch, int)
+            else None,
+            "projection_dim": projection.out_features
+            if isinstance(projection, nn.Linear)
             else None,
         }
 
@@ -165,6 +197,15 @@ def _from_checkpoint(
     remote = _remote_code(manifest, ctx)  # only the repository's code needs the opt-in
     folder = _weights_folder(manifest)
     config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=remote)
+    wanted: Any = getattr(_model_class(wrapper), "config_class", None)
+    if (
+        not wrapper.model_class.startswith("Auto")
+        and wanted is not None
+        and not isinstance(config, wanted)
+    ):
+        # A tower of a composite checkpoint (CLIPVisionModel out of a CLIPModel folder):
+        # the tower's config class reads its part of config.json (vision_config).
+        config = wanted.from_pretrained(folder)
     _check_config_keys(manifest, config, caller)
     for key, value in overrides.items():
         if key != "model_type":
@@ -194,7 +235,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TransformersWrapper)
     cls = _model_class(wrapper)
-    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    kwargs = resolve_objects(
+        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
+    )
     caller = transformers_config_overrides(ctx.overrides)
     overrides = {**wrapper.config, **caller}
     ckpt = manifest.checkpoint if ctx.pretrained else None
@@ -237,6 +280,6 @@ def _from_config(
     _check_config_keys(manifest, config, caller)
     factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
     if ctx.meta:
-        with torch.device("meta"):
+        with meta_device():
             return factory(config, **kwargs)
     return factory(config, **kwargs)
