@@ -58,7 +58,8 @@ def broken(ctx: Context) -> Result:
 
 
 @pytest.mark.parametrize(
-    "name", [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child"]
+    "name",
+    [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child", "_embed_child"],
 )
 def test_benchmark_modules_import(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
@@ -137,8 +138,8 @@ def test_row_targets() -> None:
 
 
 def test_benchmark_manifests_are_valid(tmp_path: Path) -> None:
-    """The manifests the loading and GPU benchmarks write pass zoo's own validation."""
-    from benchmarks import gpu, loading
+    """The manifests the loading, embed and GPU benchmarks write pass zoo's own validation."""
+    from benchmarks import embed, gpu, loading
 
     for model in loading.MODELS:
         path = tmp_path / f"{model.arch}.yaml"
@@ -148,3 +149,5 @@ def test_benchmark_manifests_are_valid(tmp_path: Path) -> None:
         assert manifest.checkpoint is not None
     for path in sorted(gpu.write_manifests(tmp_path / "gpu").glob("*.yaml")):
         assert read_manifest(path, check_name=False).precision.default == "bfloat16"
+    for path in embed.write_manifests(tmp_path / "embed"):
+        assert read_manifest(path, check_name=False).checkpoint is None

@@ -112,8 +112,12 @@ def test_resume_leaves_other_files_alone(
     # a crash before the last shard's commit, and the user's files added meanwhile
     (out / "shards" / f"{8:012d}-{11:012d}.json").unlink()
     write_project(out)
-    foreign = {k: v for k, v in tree(out).items() if k.split("/")[0] in (".git", "src", "thesis.tex")}
-    code, stdout, stderr = embed(run_cli, manifest_file, [images], out, "--shard-size", "4", "--json")
+    foreign = {
+        k: v for k, v in tree(out).items() if k.split("/")[0] in (".git", "src", "thesis.tex")
+    }
+    code, stdout, stderr = embed(
+        run_cli, manifest_file, [images], out, "--shard-size", "4", "--json"
+    )
     assert code == 0, stderr
     assert "resuming: 8 of 11 images are already done" in stderr
     resumed = summary(stdout)
