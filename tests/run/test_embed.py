@@ -28,6 +28,7 @@ from tests.run.conftest import (
     summary,
     write_images,
 )
+from zoo.errors import UsageError
 from zoo.run.embed_images import collect_images
 
 
@@ -182,6 +183,12 @@ def test_embed_usage_errors(
     assert code == 1
     assert "no model named" in stderr
     assert not (tmp_path / "o").exists()
+    from zoo.run.embed import EmbedConfig, run
+
+    with pytest.raises(UsageError, match="--shard-size 0: must be at least 1"):
+        run(EmbedConfig(str(manifest_file), [str(images)], tmp_path / "o", shard_size=0))
+    with pytest.raises(UsageError, match="--format 'csv'"):
+        run(EmbedConfig(str(manifest_file), [str(images)], tmp_path / "o", fmt="csv"))
 
 
 # -- several processes ---------------------------------------------------------------------------

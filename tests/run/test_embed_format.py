@@ -152,6 +152,9 @@ def test_records_leftovers_and_pending(tmp_path: Path) -> None:
     assert pending([], 0, 4) == []
     with pytest.raises(LoadError, match=r"images 8\.\.11 are in no shard"):
         build_index(records, 12, "safetensors")
+    other = dict(records[0], start=8, end=12, levels=[{"name": "embedding", "shape": [4]}])
+    with pytest.raises(LoadError, match="has levels"):
+        build_index([*records, other], 12, "safetensors")
     write_json(folder / f"{shard_name(4, 8)}.json", {"start": 4, "end": 8, "rows": 0})
     with pytest.raises(LoadError, match="overlap"):
         read_records(folder)

@@ -59,18 +59,29 @@ class Shard:
 
     def keys(self) -> list[str]:
         """The keys of this shard's rows, in order."""
+        return list(self._keys())
+
+    def _keys(self) -> list[str]:
+        # The last shard's keys are kept: reading keys in order decodes each shard once.
+        last = self._owner._last_keys
+        if last is not None and last[0] == self.number:
+            return last[1]
         if self._owner.storage == "parquet":
             table = self._owner._table(self, [KEY_COLUMN])
-            return [str(k) for k in table.column(KEY_COLUMN).to_pylist()]
-        handle = self._owner._handle(self)
-        blob = handle.get_tensor(KEYS).numpy().tobytes()
-        ends = handle.get_tensor(KEY_OFFSETS).tolist()
-        return [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(ends)]
+            keys = [str(k) for k in table.column(KEY_COLUMN).to_pylist()]
+        else:
+            handle = self._owner._handle(self)
+            blob = handle.get_tensor(KEYS).numpy().tobytes()
+            ends = handle.get_tensor(KEY_OFFSETS).tolist()
+            keys = [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(ends)]
+        self._owner._last_keys = (self.number, keys)
+        return keys
 
     def key(self, row: int) -> str:
         """The key of local row ``row``."""
-        if self._owner.storage == "parquet":
-            return self.keys()[row]
+        last = self._owner._last_keys
+        if self._owner.storage == "parquet" or (last is not None and last[0] == self.number):
+            return self._keys()[row]
         handle = self._owner._handle(self)
         a, b = handle.get_slice(KEY_OFFSETS)[row : row + 2].tolist()
         return handle.get_slice(KEYS)[a:b].numpy().tobytes().decode("utf-8")
@@ -97,13 +108,21 @@ class Keys(Sequence[str]):
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, slice):
-            return [self[i] for i in range(*item.indices(len(self)))]
+            start, stop, step = item.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return [
+                key
+                for shard in self._owner.shards
+                if (a := shard.first_row) < stop and a + shard.rows > start
+                for key in shard._keys()[max(start, a) - a : min(stop, a + shard.rows) - a]
+            ]
         shard, row = self._owner.locate(item)
         return shard.key(row)
 
     def __iter__(self) -> Iterator[str]:
         for shard in self._owner.shards:
-            yield from shard.keys()
+            yield from shard._keys()
 
     def __contains__(self, key: object) -> bool:
         try:
@@ -117,7 +136,7 @@ class Keys(Sequence[str]):
         for shard in self._owner.shards:
             if shard.first_row + shard.rows <= start:
                 continue
-            keys = shard.keys()
+            keys = shard._keys()
             if key in keys:
                 row = shard.first_row + keys.index(key)
                 if row >= start and (stop is None or row < stop):
@@ -196,6 +215,7 @@ class Embeddings:
         self._starts = np.array([s.first_row for s in self.shards], dtype=np.int64)
         self.keys = Keys(self)
         self._cache: OrderedDict[tuple[int, Any], Any] = OrderedDict()
+        self._last_keys: tuple[int, list[str]] | None = None
 
     def __len__(self) -> int:
         return int(self.index["rows"])
@@ -215,6 +235,7 @@ class Embeddings:
     def close(self) -> None:
         """Release open files."""
         self._cache.clear()
+        self._last_keys = None
 
     def _level(self, name: str) -> str:
         if name not in self.shapes:
