@@ -71,7 +71,7 @@ def test_embed_one_process(run_cli: Any, manifest_file: Path, images: Path, tmp_
     assert prov["model"]["manifest_file"] == str(manifest_file)
     assert prov["model"]["pretrained"] is True
     assert prov["weights"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
-    assert prov["weights"]["source"] == "local"
+    assert (prov["weights"]["source"], prov["weights"]["field"]) == ("path", "checkpoint.path")
     assert prov["preprocessing"]["size"] == [32, 32]
     assert "EvalTransform" in prov["preprocessing"]["transform"]
     assert prov["output"]["kind"] == "embedding"
@@ -140,7 +140,7 @@ def test_list_file_with_missing_images(
     listing.write_text("images/img1.png\n# a comment\nimages/gone.png\nimages/sub/img0.png\n")
     out = tmp_path / "out"
     code, stdout, stderr = embed(run_cli, manifest_file, [listing], out)
-    assert code == 1
+    assert code == 2  # a usage error
     assert "1 listed image(s) do not exist" in stderr
     assert "images/gone.png" in stderr
     assert "--skip-missing" in stderr
@@ -160,7 +160,7 @@ def test_embed_usage_errors(
     run_cli: Any, manifest_file: Path, images: Path, tmp_path: Path
 ) -> None:
     code, _, stderr = run_cli("embed", manifest_file, tmp_path / "nowhere", "--out", tmp_path / "o")
-    assert code == 1
+    assert code == 2
     assert "no such folder or list file" in stderr
     (tmp_path / "file").write_text("x")
     code, _, stderr = run_cli("embed", manifest_file, images, "--out", tmp_path / "file")
@@ -169,15 +169,15 @@ def test_embed_usage_errors(
     code, _, stderr = run_cli(
         "embed", manifest_file, images, "--out", tmp_path / "o", "--out-indices", "x"
     )
-    assert code == 1
+    assert code == 2
     assert "out_indices" in stderr
     code, _, stderr = run_cli(
         "embed", manifest_file, images, "--out", tmp_path / "o", "--precision", "fp8"
     )
-    assert code == 1
+    assert code == 2
     assert "--precision 'fp8'" in stderr
     code, _, stderr = run_cli("embed", manifest_file, images, "--out", images.parent, "--overwrite")
-    assert code == 1
+    assert code == 2
     assert "files zoo did not write" in stderr
     code, _, stderr = run_cli("embed", "testing/nope", images, "--out", tmp_path / "o")
     assert code == 1

@@ -57,7 +57,7 @@ def test_a_folder_zoo_did_not_write_is_refused(
     before = tree(project)
     extra = ["--overwrite"] if overwrite else []
     code, stdout, stderr = embed(run_cli, manifest_file, [images], project, *extra)
-    assert code == 1
+    assert code == 2
     assert f"--out {project} is not empty and holds files zoo did not write (.git/, src/" in stderr
     assert "never deletes or replaces other files, with --overwrite or without" in stderr
     assert stdout == ""
@@ -77,7 +77,7 @@ def test_overwrite_replaces_only_zoos_output(
     write_project(out)
     with_foreign = tree(out)
     code, _, stderr = embed(run_cli, manifest_file, [images], out, "--overwrite")
-    assert code == 1
+    assert code == 2
     assert "holds zoo's earlier output but also files zoo did not write (.git/, src/" in stderr
     assert "--overwrite replaces only zoo's own files" in stderr
     assert tree(out) == with_foreign
@@ -128,7 +128,7 @@ def test_resume_leaves_other_files_alone(
     assert {k: v for k, v in tree(out).items() if k in foreign} == foreign
     # --overwrite now refuses: the folder holds the user's files
     code, _, stderr = embed(run_cli, manifest_file, [images], out, "--overwrite")
-    assert code == 1
+    assert code == 2
     assert "files zoo did not write (.git/, src/, thesis.tex)" in stderr
 
 
@@ -147,20 +147,20 @@ def test_a_run_with_other_settings_is_refused(
     ]
     for extra, difference in cases:
         code, _, stderr = embed(run_cli, manifest_file, [images], out, *extra)
-        assert code == 1, extra
+        assert code == 2, extra
         assert "holds the output of a zoo embed run with other settings" in stderr
         assert difference in stderr
         assert "Re-run with the same settings to resume it, pass --overwrite" in stderr
         assert tree(out) == before
     (images / "new.png").write_bytes((images / "img1.png").read_bytes())
     code, _, stderr = embed(run_cli, manifest_file, [images], out)
-    assert code == 1
+    assert code == 2
     assert "images.count: 11 then, 12 now" in stderr
     # another manifest file: its sha256 differs
     manifest_file.write_text(manifest_file.read_text() + "\n# edited\n")
     (images / "new.png").unlink()
     code, _, stderr = embed(run_cli, manifest_file, [images], out)
-    assert code == 1
+    assert code == 2
     assert "model.manifest_sha256" in stderr
     assert tree(out) == before
 
@@ -175,14 +175,14 @@ def test_changed_or_unreadable_record_is_refused(
     provenance.write_text(provenance.read_text() + "my notes\n")
     for extra in ([], ["--overwrite"]):
         code, _, stderr = embed(run_cli, manifest_file, [images], out, *extra)
-        assert code == 1
+        assert code == 2
         assert "provenance.json changed after zoo wrote it" in stderr
         assert provenance.read_text().endswith("my notes\n")
     provenance.unlink()
     (out / "zoo-embed.json").write_text("{ not json")
     before = tree(out)
     code, _, stderr = embed(run_cli, manifest_file, [images], out, "--overwrite")
-    assert code == 1
+    assert code == 2
     assert "is not a record zoo can read" in stderr
     assert "cannot tell which files" in stderr
     assert tree(out) == before
