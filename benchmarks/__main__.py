@@ -20,7 +20,7 @@ from benchmarks import _report
 from benchmarks._harness import Context, Result
 
 #: Benchmark modules, in table order. Each has ``NAME``, ``TITLE`` and ``run(ctx) -> Result``.
-BENCHMARKS = ("listing", "loading", "catalogue", "forward", "gpu", "site")
+BENCHMARKS = ("listing", "loading", "catalogue", "forward", "embed", "gpu", "site")
 HERE = Path(__file__).resolve().parent
 
 
@@ -90,15 +90,16 @@ def main(
     shown = list(argv if argv is not None else sys.argv[1:])
     command = _report.command_line([a for a in shown if a not in ("--json", "--no-write")])
     results = []
+    here = _report.machine()
     for name in names:
         result = run_one(name, registry[name], ctx).to_dict()
-        result.update(date=date, command=command)
+        result.update(date=date, command=command, machine=here)
         results.append(result)
     run = {
         "command": command,
         "date": date,
         "repeat": args.repeat,
-        "machine": _report.machine(),
+        "machine": here,
         "order": list(registry),
         "results": results,
     }

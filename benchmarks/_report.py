@@ -56,8 +56,13 @@ def now() -> str:
 
 
 def merge(previous: dict[str, Any] | None, run: dict[str, Any]) -> dict[str, Any]:
-    """The new run's results replace the same benchmarks of the previous file; others stay."""
-    results = {r["name"]: r for r in (previous or {}).get("results", [])}
+    """The new run's results replace the same benchmarks of the previous file; others stay, with
+    the machine they were measured on."""
+    before = (previous or {}).get("machine")
+    results = {
+        r["name"]: {"machine": before, **r} if before else r
+        for r in (previous or {}).get("results", [])
+    }
     results.update({r["name"]: r for r in run["results"]})
     order = run.get("order") or list(results)
     ordered = [results[n] for n in order if n in results]
@@ -124,18 +129,35 @@ def commands(data: dict[str, Any]) -> str:
     return "Commands: " + "; ".join(parts) + "  "
 
 
+def machine_line(m: dict[str, Any]) -> str:
+    """``cpu, cores, RAM, OS; versions`` of one machine."""
+    v = m["versions"]
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; "
+        f"Python {v['python']}, torch {v['torch']}, timm {v['timm']}, safetensors {v['safetensors']}"
+        + (f", kaiko-eva {v['kaiko-eva']}" if v.get("kaiko-eva") else "")
+    )
+
+
+def machines(data: dict[str, Any]) -> str:
+    """The machine(s) of the figures: results measured elsewhere keep their own."""
+    by_machine: dict[str, list[str]] = {}
+    for result in data["results"]:
+        line = machine_line(result.get("machine") or data["machine"])
+        by_machine.setdefault(line, []).append(result["name"])
+    if len(by_machine) <= 1:
+        return f"Machine: {machine_line(data['machine'])}  "
+    parts = [f"{line} ({', '.join(names)})" for line, names in by_machine.items()]
+    return "Machines: " + "; ".join(parts) + "  "
+
+
 def markdown(data: dict[str, Any]) -> str:
     """The generated section of the README: command, machine, date, one table, notes."""
-    m = data["machine"]
-    v = m["versions"]
     lines = [
         START,
         "",
         commands(data),
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; "
-        f"Python {v['python']}, torch {v['torch']}, timm {v['timm']}, safetensors {v['safetensors']}"
-        + (f", kaiko-eva {v['kaiko-eva']}" if v.get("kaiko-eva") else "")
-        + "  ",
+        machines(data),
         f"Date of the last run: {data['date']}; each benchmark's own date is in its first cell",
         "",
         "| benchmark | figure | zoo: median (min-max) | reference: median (min-max) | ratio | target | met? |",

@@ -58,7 +58,8 @@ def broken(ctx: Context) -> Result:
 
 
 @pytest.mark.parametrize(
-    "name", [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child"]
+    "name",
+    [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child", "_embed_child"],
 )
 def test_benchmark_modules_import(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")
@@ -105,6 +106,26 @@ def test_rerun_keeps_other_results_and_hand_written_text(tmp_path: Path) -> None
     readme = (tmp_path / "README.md").read_text()
     assert readme.startswith("# Benchmarks\n\nHand-written intro.\n")
     assert readme.count(_report.START) == 1
+    assert "\nMachine: " in readme  # one machine for all
+
+
+def test_results_keep_the_machine_they_were_measured_on() -> None:
+    old = {"cpu": "Old CPU", "cores": 2, "ram_gib": 8, "os": "Linux", "versions": {}}
+    new = {**old, "cpu": "New CPU"}
+    for m in (old, new):
+        m["versions"] = {"python": "3", "torch": "2", "timm": "1", "safetensors": "0"}
+    previous = {
+        "machine": old,
+        "command": "c1",
+        "results": [{"name": "a", "title": "A", "rows": []}],
+    }
+    b = {"name": "b", "title": "B", "rows": [], "machine": new}
+    run = {"machine": new, "command": "c2", "results": [b]}
+    merged = _report.merge(previous, run)
+    assert [r["machine"]["cpu"] for r in merged["results"]] == ["Old CPU", "New CPU"]
+    text = _report.markdown({**merged, "date": "today"})
+    assert "Machines: Old CPU, 2 cores" in text
+    assert "(a); New CPU, 2 cores" in text
 
 
 def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
@@ -137,8 +158,8 @@ def test_row_targets() -> None:
 
 
 def test_benchmark_manifests_are_valid(tmp_path: Path) -> None:
-    """The manifests the loading and GPU benchmarks write pass zoo's own validation."""
-    from benchmarks import gpu, loading
+    """The manifests the loading, embed and GPU benchmarks write pass zoo's own validation."""
+    from benchmarks import embed, gpu, loading
 
     for model in loading.MODELS:
         path = tmp_path / f"{model.arch}.yaml"
@@ -148,3 +169,5 @@ def test_benchmark_manifests_are_valid(tmp_path: Path) -> None:
         assert manifest.checkpoint is not None
     for path in sorted(gpu.write_manifests(tmp_path / "gpu").glob("*.yaml")):
         assert read_manifest(path, check_name=False).precision.default == "bfloat16"
+    for path in embed.write_manifests(tmp_path / "embed"):
+        assert read_manifest(path, check_name=False).checkpoint is None

@@ -27,13 +27,15 @@ if TYPE_CHECKING:
     from zoo.build.catalog import Catalog
     from zoo.manifest import Manifest
     from zoo.run.backbone import Backbone
+    from zoo.run.embed_read import read_embeddings
 
-#: Exported names imported on first use: Backbone imports torch; Catalog and Manifest import
-#: pydantic, which a `zoo list` answered from the listing index (zoo/listing.py) never needs.
+#: Exported names imported on first use: Backbone and read_embeddings import torch; Catalog and
+#: Manifest import pydantic, which a `zoo list` answered from the listing index never needs.
 _LAZY = {
     "Backbone": "zoo.run.backbone",
     "Catalog": "zoo.build.catalog",
     "Manifest": "zoo.manifest",
+    "read_embeddings": "zoo.run.embed_read",
 }
 
 
@@ -80,5 +82,6 @@ __all__ = [
     "__version__",
     "load",
     "load_manifest",
+    "read_embeddings",
     "transforms",
 ]

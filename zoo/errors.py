@@ -333,6 +333,44 @@ class UsageError(ZooError, ValueError):
     """An argument to a zoo call is invalid (bad out_indices, unknown override, wrong size)."""
 
 
+class OutputFolderError(UsageError):
+    """``zoo embed``: the output folder holds files zoo did not write, or another run's output.
+
+    Attributes:
+        folder: The output folder.
+        foreign: Entries zoo did not write (or changed since), first ones first.
+        differences: ``(setting, then, now)`` of a run whose output is there.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        folder: str,
+        foreign: Sequence[str] = (),
+        differences: Sequence[tuple[str, object, object]] = (),
+    ) -> None:
+        self.folder, self.foreign, self.differences = folder, list(foreign), list(differences)
+        super().__init__(message)
+
+
+class EmbeddingsError(ZooError, OSError):
+    """A ``zoo embed`` output folder is missing, unfinished or damaged."""
+
+
+class EmbedInterruptedError(ZooError, KeyboardInterrupt):
+    """``zoo embed`` was interrupted (Ctrl-C); what was done is saved and a re-run resumes.
+
+    Attributes:
+        folder: The output folder.
+        done: Images done (embedded or skipped) so far, over all sessions.
+        total: Images of the run.
+    """
+
+    def __init__(self, folder: str, done: int, total: int) -> None:
+        self.folder, self.done, self.total = folder, done, total
+        super().__init__(f"interrupted: {done} of {total} images are done and saved in {folder}")
+
+
 class OutIndicesError(UsageError, IndexError):
     """``out_indices`` selects blocks that do not exist."""
 
@@ -347,6 +385,8 @@ __all__ = [
     "ContractError",
     "DownloadError",
     "DuplicateNameError",
+    "EmbedInterruptedError",
+    "EmbeddingsError",
     "EndpointTimeoutError",
     "GitError",
     "IntegrityError",
@@ -358,6 +398,7 @@ __all__ = [
     "MissingPackageError",
     "ModelNotFoundError",
     "OutIndicesError",
+    "OutputFolderError",
     "Problem",
     "RegistryLookupError",
     "SiteOutputError",

@@ -1,4 +1,4 @@
-"""`zoo embed`: run a model over images with Lightning and write embeddings plus provenance."""
+"""`zoo embed`: run a model over images with Lightning and write sharded embeddings plus provenance."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from zoo.cli._output import Output
     "out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (must be empty unless --overwrite).",
+    help="Output folder: new or empty, or zoo's earlier output of the same run (resumed).",
 )
 @click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option(
@@ -63,9 +63,25 @@ from zoo.cli._output import Output
     is_flag=True,
     help="Allow code from the model's repository, where the manifest declares it.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace the content of a non-empty --out.")
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Images per shard (the unit of writing and of resuming).",
+)
+@click.option(
+    "--skip-missing",
+    is_flag=True,
+    help="Embed the others when a list file names files that do not exist (they are recorded as skipped).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace zoo's earlier output in --out (refused when --out holds anything else).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
 def embed_command(
     name: str,
     images: tuple[str, ...],
@@ -81,18 +97,22 @@ def embed_command(
     seed: int,
     random_init: bool,
     trust_remote_code: bool,
+    shard_size: int,
+    skip_missing: bool,
     overwrite: bool,
     no_progress: bool,
     as_json: bool,
 ) -> None:
     """Embed IMAGES (folders, searched recursively, or list files with one path per line) with
-    NAME, writing OUT/embeddings.<format> keyed by relative image path and OUT/provenance.json.
+    NAME: OUT/index.json and OUT/shards/ (rows in key order), OUT/provenance.json.
 
+    Re-running the same command after a crash or Ctrl-C embeds only what is missing.
     With --devices N (and --num-nodes) it runs N processes with DDP (gloo on CPU).
     """
     import logging
 
     from zoo.build.indices import parse_out_indices
+    from zoo.errors import EmbedInterruptedError
     from zoo.run.embed import EmbedConfig, run
 
     # Lightning's banner lines (devices found, tips) are noise here; the provenance records the run.
@@ -115,14 +135,27 @@ def embed_command(
         pretrained=not random_init,
         trust_remote_code=trust_remote_code,
         overwrite=overwrite,
+        skip_missing=skip_missing,
+        shard_size=shard_size,
         seed=seed,
         progress=not no_progress,
     )
-    summary = run(config)
+    output = Output(as_json=as_json)
+    try:
+        summary = run(config, report=output.message)
+    except EmbedInterruptedError as exc:
+        output.message(
+            f"{exc}. Run the same command again to embed the other {exc.total - exc.done}."
+        )
+        raise SystemExit(130) from None
     if summary is None:  # not global rank 0: rank 0 reports
         return
-    output = Output(as_json=as_json)
-    if as_json:
-        output.json(summary)
-        return
-    output.record(summary, [("embed", summary)], title=summary["name"])
+    if summary["skipped"]:
+        first = "; ".join(f"{s['path']} ({s['error']})" for s in summary["skipped_first"])
+        more = ", ..." if summary["skipped"] > len(summary["skipped_first"]) else ""
+        output.message(
+            f"{summary['skipped']} of {summary['images']} images could not be read and were "
+            f"skipped: {first}{more}. All are listed in {summary['provenance']}."
+        )
+    shown = {k: v for k, v in summary.items() if k != "skipped_first"}  # in the message above
+    output.record(summary, [("embed", shown)], title=summary["name"])
