@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from tests.conftest import REPO_ROOT, ManifestFactory
 from zoo.catalogue._yaml import MAX_BYTES, MAX_DEPTH, field_lines, load_manifest_data, locate
 from zoo.catalogue.parse import parse_manifest, read_manifest
-from zoo.errors import ManifestError, Problem
+from zoo.errors import ManifestError
+from zoo.problems import Problem
 
 FILE = "catalog/testing/tiny_vit.yaml"
 

@@ -13,7 +13,7 @@ import yaml
 
 from tests.conftest import INVALID_DIR, VALID_DIR, ManifestFactory, ManifestWriter
 from zoo.catalogue.parse import parse_manifest, read_manifest
-from zoo.errors import ManifestError, Problem, ZooError
+from zoo.errors import ManifestError, ZooError
 from zoo.manifest import (
     Checkpoint,
     FunctionWrapper,
@@ -23,6 +23,7 @@ from zoo.manifest import (
     TorchHubWrapper,
     TransformersWrapper,
 )
+from zoo.problems import Problem
 
 VALID_FILES = sorted(VALID_DIR.rglob("*.yaml"))
 INVALID_FILES = sorted(INVALID_DIR.rglob("*.yaml"))

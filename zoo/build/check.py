@@ -14,8 +14,9 @@ import torch
 
 from zoo.catalogue import requirements
 from zoo.catalogue.validation import WARNING, Report
-from zoo.errors import ContractError, Problem, ZooError
+from zoo.errors import ContractError, ZooError
 from zoo.manifest import Manifest, VolumeInputSpec
+from zoo.problems import Problem
 
 
 @dataclass

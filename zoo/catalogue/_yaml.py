@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from zoo.errors import Problem
+from zoo.problems import Problem
 from zoo.text import UNSAFE, describe, refusal
 
 MAX_BYTES = 1 << 20  # 1 MiB: the largest real manifest is a few KiB

@@ -16,8 +16,9 @@ from zoo.catalogue.filters import select
 from zoo.catalogue.names import parse_ref
 from zoo.catalogue.parse import read_manifest
 from zoo.catalogue.roots import default_roots, manifest_files
-from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError, Problem
+from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError
 from zoo.manifest import Manifest
+from zoo.problems import Problem
 
 
 @dataclass

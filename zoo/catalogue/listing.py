@@ -26,7 +26,7 @@ from typing import Any
 
 from zoo import __version__, constants
 from zoo.catalogue.roots import default_roots, manifest_files
-from zoo.errors import Problem
+from zoo.problems import Problem
 
 #: Bump when what the index stores changes.
 INDEX_FORMAT = 1

@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from zoo.catalogue._yaml import load_manifest_data, locate
-from zoo.errors import ManifestError, Problem
+from zoo.errors import ManifestError
 from zoo.manifest import WRAPPER_TYPES, Manifest
 from zoo.manifest._base import FieldError
+from zoo.problems import Problem
 
 
 def _message(error: Any) -> str:

@@ -10,8 +10,9 @@ from typing import Protocol
 
 from zoo.catalogue.parse import parse_manifest, read_bytes, read_manifest
 from zoo.catalogue.roots import default_roots, manifest_files, manifest_relative
-from zoo.errors import ManifestError, Problem
+from zoo.errors import ManifestError
 from zoo.manifest import Manifest
+from zoo.problems import Problem
 
 WARNING = "warning"
 

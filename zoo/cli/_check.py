@@ -12,7 +12,7 @@ from zoo.cli._output import Output, github_annotation
 
 if TYPE_CHECKING:
     from zoo.catalogue.validation import Report
-    from zoo.errors import Problem
+    from zoo.problems import Problem
 
 
 @click.command("validate")

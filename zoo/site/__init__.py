@@ -18,8 +18,8 @@ from pathlib import Path
 from zoo.catalogue._yaml import field_lines
 from zoo.catalogue.catalog import Catalog
 from zoo.catalogue.parse import read_bytes
-from zoo.errors import Problem
 from zoo.manifest import Manifest
+from zoo.problems import Problem
 from zoo.site import _svg
 from zoo.site._entries import WeightsGroups, index_row, page_path, params_m, yaml_path
 from zoo.site._html import asset

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from zoo.catalogue.roots import default_roots, manifest_files
-from zoo.errors import DownloadError, Problem
+from zoo.errors import DownloadError
 from zoo.manifest import Manifest
+from zoo.problems import Problem
 from zoo.weights import integrity, locations
 from zoo.weights._onnx import external_data_locations
 from zoo.weights.locations import Context

@@ -7,8 +7,9 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 
 from zoo.catalogue.roots import manifest_relative
-from zoo.errors import Problem, WeightsNotAvailableError
+from zoo.errors import WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
+from zoo.problems import Problem
 from zoo.weights import hf, locations, mirror
 from zoo.weights._source import Located, Source, WeightsFile, hf_endpoint
 

@@ -23,8 +23,8 @@ looks at the kind itself. No torch here (the timm kind asks timm's registry, on 
 
 from __future__ import annotations
 
-from zoo.errors import Problem
 from zoo.manifest import Manifest
+from zoo.problems import Problem
 from zoo.weights._source import Located, Source, WeightsFile, vouchers
 from zoo.weights.kinds import HfFileSource, HfRepoSource, PathSource, UrlSource
 from zoo.weights.timm_tags import TimmSource

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo.catalogue import timm_registry
-from zoo.errors import Problem, WeightsNotAvailableError
+from zoo.errors import WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
+from zoo.problems import Problem
 from zoo.weights import hf, mirror
 from zoo.weights._source import Located, Source, WeightsFile
 from zoo.weights.kinds import HfFileSource, UrlSource
