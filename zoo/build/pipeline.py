@@ -10,11 +10,17 @@ import torch
 
 from zoo.build.devices import resolve_device
 from zoo.build.indices import resolve_out_indices
-from zoo.build.loaders._base import Adapter, BuildContext, Builder, transformers_config_overrides
+from zoo.build.loaders._base import (
+    Adapter,
+    BuildContext,
+    Builder,
+    contract_mismatch,
+    transformers_config_overrides,
+)
 from zoo.build.outputs import ZooModel
 from zoo.catalogue import requirements
 from zoo.catalogue.parse import read_manifest
-from zoo.errors import ContractError, MissingPackageError, UsageError
+from zoo.errors import MissingPackageError, UsageError
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -148,11 +154,7 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
     if blocks is not None and out.feature_levels > blocks:
         wrong["output.feature_levels"] = f"declared {out.feature_levels}, built {blocks} blocks"
     if wrong:
-        said = "; ".join(f"{field} {message}" for field, message in wrong.items())
-        raise ContractError(
-            f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {said}",
-            fields=wrong,
-        )
+        raise contract_mismatch(manifest, wrong)
 
 
 def load_manifest(

@@ -121,3 +121,12 @@ def weights_path(manifest: Manifest) -> Path:
     if source is None:
         raise ValueError(f"{manifest.name}: no checkpoint")
     return source.fetch()
+
+
+def contract_mismatch(manifest: Manifest, wrong: dict[str, str]) -> ContractError:
+    """The error for a built model that disagrees with its manifest, one entry per field."""
+    said = "; ".join(f"{field} {message}" for field, message in wrong.items())
+    return ContractError(
+        f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {said}",
+        fields=wrong,
+    )

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from zoo.build.checkpoint import empty_parameters
-from zoo.build.loaders._base import Adapter, BuildContext
+from zoo.build.loaders._base import Adapter, BuildContext, contract_mismatch
 from zoo.build.loaders._generic import as_module, attach_weights, build_scope
 from zoo.build.objects import resolve_objects
-from zoo.errors import ContractError, LoadError, MissingExtraError, UsageError
+from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.manifest import Manifest, MonaiWrapper
 
 
@@ -163,11 +163,7 @@ def check_declared(manifest: Manifest, encoder: Encoder) -> None:
         if grid.multiple_of() != multiple:
             wrong["output.grid.multiple"] = f"declared {grid.multiple}, built {encoder.multiple}"
     if wrong:
-        said = "; ".join(f"{field} {message}" for field, message in wrong.items())
-        raise ContractError(
-            f"{manifest.name} ({manifest.file}): the built model disagrees with its manifest: {said}",
-            fields=wrong,
-        )
+        raise contract_mismatch(manifest, wrong)
 
 
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
