@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,36 @@ _INHERITED = (
 )
 
 
+@pytest.fixture(scope="session")
+def timm_index_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """The index of the installed timm's registry (:mod:`zoo.catalogue.timm_index`), collected
+    once per session; ``None`` without timm."""
+    from zoo.catalogue import timm_index
+
+    if timm_index.installed_version() is None:
+        return None
+    index = timm_index.collect()
+    path = tmp_path_factory.mktemp("timm-index") / timm_index.index_path(index.version).name
+    path.write_text(json.dumps(index.to_dict()), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No test reads or writes the user's caches or inherits their zoo / Hugging Face settings."""
+def _isolate(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    timm_index_file: Path | None,
+) -> None:
+    """No test reads or writes the user's caches or inherits their zoo / Hugging Face settings.
+
+    Each test's ``ZOO_HOME`` starts with the session's timm index (a link: what a test writes
+    replaces the link, never the session's file), as a user's would after the first timm name.
+    """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
+    if timm_index_file is not None:
+        (home / "zoo" / "index").mkdir(parents=True)
+        (home / "zoo" / "index" / timm_index_file.name).symlink_to(timm_index_file)
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
     for name in _INHERITED:

@@ -150,3 +150,14 @@ def hf_home() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "huggingface"
+
+
+def no_color() -> bool:
+    """``NO_COLOR`` is set and not empty (https://no-color.org): write no escape codes at all."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
+def columns() -> int | None:
+    """The terminal width the user asked for (``COLUMNS``), if it is a positive number."""
+    value = os.environ.get("COLUMNS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None

@@ -58,6 +58,33 @@ class ModelNotFoundError(ZooError, LookupError):
         super().__init__(msg)
 
 
+class TagNotFoundError(ModelNotFoundError):
+    """timm has the architecture but no pretrained tag of that name.
+
+    Attributes:
+        arch: The architecture.
+        tag: The tag asked for.
+        tags: Every tag of the architecture that has weights (``suggestions`` names them).
+        closest: The tag most like the one typed, if one is close.
+    """
+
+    def __init__(
+        self, name: str, arch: str, tag: str, tags: Sequence[str], closest: str | None = None
+    ) -> None:
+        self.arch, self.tag, self.tags, self.closest = arch, tag, list(tags), closest
+        random = f"timm/{arch} builds it with random weights"
+        if not self.tags:
+            hint = f"timm's {arch} has no pretrained weights at all ({random})."
+        else:
+            hint = (
+                f"timm's {arch} has no pretrained tag {tag!r}; its tags are: "
+                f"{', '.join(self.tags)} (write timm/{arch}.<tag>; {random})."
+            )
+            if closest:
+                hint += f" Did you mean 'timm/{arch}.{closest}'?"
+        super().__init__(name, [f"timm/{arch}.{t}" for t in self.tags], hint=hint)
+
+
 class MissingExtraError(ZooError, ImportError):
     """An optional dependency needed for this operation is not installed."""
 
@@ -340,12 +367,35 @@ class OutIndicesError(UsageError, IndexError):
     """``out_indices`` selects blocks that do not exist."""
 
 
+class ArgumentError(UsageError, TypeError):
+    """A builder (a timm architecture, a function) rejects its keyword arguments; also a
+    ``TypeError``, which is what calling it directly raises."""
+
+
 class RegistryLookupError(ModelNotFoundError, ValueError):
     """``zoo.compat.eva``: a name neither in the catalogue nor registered; also a ``ValueError``,
-    which is what eva's registry raised."""
+    which is what eva's registry raised.
+
+    Args:
+        name: The name asked for.
+        suggestions: Close names.
+        wording: eva's own sentence for the miss (``Item {name} not found in the registry.``);
+            zoo's suggestions follow it.
+    """
+
+    def __init__(self, name: str, suggestions: Sequence[str] = (), wording: str = "") -> None:
+        super().__init__(name, suggestions)
+        if wording:
+            hint = (
+                " Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+                if self.suggestions
+                else " Run `zoo list` to see the catalogue's names."
+            )
+            self.args = (wording + hint,)
 
 
 __all__ = [
+    "ArgumentError",
     "CheckpointMismatchError",
     "ContractError",
     "DownloadError",
@@ -366,6 +416,7 @@ __all__ = [
     "OutputFolderError",
     "RegistryLookupError",
     "SiteOutputError",
+    "TagNotFoundError",
     "TrustError",
     "UsageError",
     "WeightsNotAvailableError",

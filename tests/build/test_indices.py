@@ -90,7 +90,7 @@ def test_parse_bad(value: object, message: str) -> None:
         ((-1,), [11]),
         ((-2, -4), [10, 8]),  # the order asked for is kept
         ("-2,-4", [10, 8]),
-        ("[0, -12]", [0, 0]),
+        ("[0, -1]", [0, 11]),
         ((0, 11), [0, 11]),
         ([5], [5]),
     ],
@@ -103,9 +103,16 @@ def test_resolve_good(value: object, resolved: list[int] | None) -> None:
 @pytest.mark.parametrize(
     ("value", "levels", "message"),
     [
-        (0, LEVELS, "valid: 1..12"),
+        (0, LEVELS, "to select block 0 pass a list: out_indices=[0]"),
         (13, LEVELS, "asks for the last 13 blocks; the model has 12 (valid: 1..12)"),
-        (-1, LEVELS, "valid: 1..12"),
+        (-1, LEVELS, "an int n asks for the last n blocks (valid: 1..12); to select block -1 pass a list: out_indices=[-1]"),
+        ("-1", LEVELS, "out_indices=[-1]"),
+        (-12, LEVELS, "out_indices=[-12]"),
+        (-13, LEVELS, "an int n asks for the last n blocks (valid: 1..12)"),
+        ((1, 1), LEVELS, "out_indices [1, 1]: 1 is the same block (1 of 0..11); give each block once"),
+        ([-1, 11], LEVELS, "-1 and 11 are the same block (11 of 0..11)"),
+        ("[0, -12]", LEVELS, "0 and -12 are the same block"),
+        ((2, 3, 2), LEVELS, "2 is the same block"),
         ((12,), LEVELS, "12 out of range; the model has 12 feature levels (valid: -12..11)"),
         ((-13,), LEVELS, "-13 out of range"),
         ("[-2, 20, -30]", LEVELS, "20, -30 out of range"),
@@ -127,3 +134,9 @@ def test_resolve_bad(value: object, levels: int, message: str) -> None:
 def test_resolve_propagates_parse_errors() -> None:
     with pytest.raises(UsageError, match="not an int or a list of ints"):
         resolve_out_indices("a,b", LEVELS)
+
+
+def test_resolve_bad_int_hint_is_left_out_when_no_list_would_do() -> None:
+    with pytest.raises(OutIndicesError) as info:
+        resolve_out_indices(-13, LEVELS)
+    assert "pass a list" not in str(info.value)

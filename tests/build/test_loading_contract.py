@@ -32,7 +32,7 @@ def deep(kit: Kit) -> tuple[dict[str, Any], torch.nn.Module]:
         ((0, 2), [0, 2]),
         ((-1,), [3]),
         ((-2, -4), [2, 0]),  # in the order asked for, not sorted
-        ((3, 0, 3), [3, 0, 3]),
+        ((3, 0), [3, 0]),
         ([1, -1], [1, 3]),
         ("-2,-4", [2, 0]),
         ("(-2, -4)", [2, 0]),

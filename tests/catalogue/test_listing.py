@@ -220,7 +220,7 @@ def test_index_of_another_version_or_format_is_ignored(root: Path, key: str, val
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"format": 1, "summaries": 3}'])
 def test_unreadable_index_is_rebuilt(root: Path, content: str) -> None:
     index = listing.index_path([root])
-    index.parent.mkdir(parents=True)
+    index.parent.mkdir(parents=True, exist_ok=True)
     index.write_text(content)
     assert _names([root]) == ["pathology/histo", "vision/vit_small"]
     assert json.loads(index.read_text())["format"] == listing.INDEX_FORMAT

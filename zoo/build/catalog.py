@@ -34,8 +34,10 @@ class Catalog(catalog.Catalog):
         ``mirror``: a folder made by ``zoo pull --to`` to read the weights from, with no
         network (default: ``ZOO_MIRROR``, if set).
         """
+        from zoo.build.kwargs import LOAD_KEYWORDS, check_overrides
         from zoo.build.pipeline import load_manifest
 
+        check_overrides(kwargs, (*LOAD_KEYWORDS, "mirror"), "Catalog.load")
         with use_mirror(mirror):
             return load_manifest(self.resolve(name), **kwargs)
 

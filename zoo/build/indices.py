@@ -66,6 +66,15 @@ def resolve_out_indices(value: object, levels: int) -> list[int] | None:
             f"out_indices={value!r}: this model declares no feature levels (output.feature_levels is 0)"
         )
     if isinstance(parsed, int):
+        if parsed <= 0:
+            hint = (
+                f"; to select block {parsed} pass a list: out_indices=[{parsed}]"
+                if -levels <= parsed
+                else ""
+            )
+            raise OutIndicesError(
+                f"out_indices={parsed}: an int n asks for the last n blocks (valid: 1..{levels}){hint}"
+            )
         if not 1 <= parsed <= levels:
             raise OutIndicesError(
                 f"out_indices={parsed}: asks for the last {parsed} blocks; the model has {levels} (valid: 1..{levels})"
@@ -79,4 +88,14 @@ def resolve_out_indices(value: object, levels: int) -> list[int] | None:
             f"out_indices {list(parsed)}: {', '.join(map(str, bad))} out of range; the model has "
             f"{levels} feature levels (valid: {-levels}..{levels - 1})"
         )
-    return [i % levels for i in parsed]
+    blocks = [i % levels for i in parsed]
+    seen: dict[int, int] = {}
+    for given, block in zip(parsed, blocks, strict=True):
+        if block in seen:
+            same = f"{seen[block]} and {given} are" if seen[block] != given else f"{given} is"
+            raise OutIndicesError(
+                f"out_indices {list(parsed)}: {same} the same block ({block} of 0..{levels - 1}); "
+                "give each block once"
+            )
+        seen[block] = given
+    return blocks

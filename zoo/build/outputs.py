@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from zoo.build.loaders._base import Adapter
+from zoo.build.timm_face import TimmFace
 from zoo.errors import ContractError, UsageError
 from zoo.manifest import Manifest, VolumeInputSpec
 
@@ -60,8 +61,8 @@ def pool(adapter: Adapter, x: torch.Tensor, manifest: Manifest) -> Any:
     return torch.cat([tokens[:, 0], patches], dim=-1)
 
 
-class ZooModel(nn.Module):
-    """A backbone with zoo's output contract.
+class ZooModel(TimmFace, nn.Module):
+    """A backbone with zoo's output contract (and timm's attributes: :mod:`zoo.build.timm_face`).
 
     Attributes:
         backbone: The module the wrapper built (a timm model, a transformers model, ...).
@@ -104,6 +105,9 @@ class ZooModel(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.manifest.input
+        if self.manifest.output.pooling == "none" and self._blocks is None:
+            # The module's own output: it accepts what it accepts (vectors, volumes...).
+            return x.to(self.dtype) if x.is_floating_point() and x.dtype != self.dtype else x
         if isinstance(spec, VolumeInputSpec):
             from zoo.build.volumes import check_volume_input
 

@@ -9,7 +9,9 @@ from typing import Any
 import torch
 
 from zoo.build.devices import resolve_device
+from zoo.build.dtypes import torch_dtype
 from zoo.build.indices import resolve_out_indices
+from zoo.build.kwargs import LOAD_KEYWORDS, check_overrides
 from zoo.build.loaders._base import (
     Adapter,
     BuildContext,
@@ -23,16 +25,6 @@ from zoo.catalogue.parse import read_manifest
 from zoo.errors import MissingPackageError, UsageError
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_ALIASES = {
-    "fp32": "float32",
-    "bf16": "bfloat16",
-    "fp16": "float16",
-    "half": "float16",
-    "float": "float32",
-}
-
-
 def loader(wrapper_type: str) -> Builder:
     """The ``build`` function of a wrapper type (its module is imported now, not before)."""
     module = importlib.import_module(f"zoo.build.loaders.{wrapper_type}")
@@ -40,13 +32,9 @@ def loader(wrapper_type: str) -> Builder:
 
 
 def parse_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
-    """``"bf16"``, ``"bfloat16"``, ``torch.bfloat16``... to a torch dtype."""
-    if value is None or isinstance(value, torch.dtype):
-        return value
-    name = _ALIASES.get(value.lower(), value.lower()).removeprefix("torch.")
-    if name not in DTYPES:
-        raise UsageError(f"dtype {value!r}: use one of {', '.join(DTYPES)}")
-    return DTYPES[name]
+    """``"bf16"``, ``"bfloat16"``, ``torch.bfloat16``... to a torch dtype (:mod:`zoo.build.dtypes`,
+    the parser the command line uses too)."""
+    return torch_dtype(value)
 
 
 def check_requirements(manifest: Manifest) -> None:
@@ -186,12 +174,13 @@ def load_manifest(
     Returns:
         A :class:`ZooModel` in eval mode, carrying ``manifest``.
     """
+    check_overrides(overrides, LOAD_KEYWORDS, "load_manifest")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_name=False)
     check_requirements(manifest)
     manifest = apply_overrides(manifest, overrides)
     blocks = resolve_out_indices(out_indices, manifest.output.feature_levels)
-    target_dtype = parse_dtype(dtype) or DTYPES[manifest.precision.default]
+    target_dtype = parse_dtype(dtype) or torch_dtype(manifest.precision.default)
     target_device = resolve_device(device) if device is not None else None
     ctx = BuildContext(
         pretrained=pretrained and not meta,

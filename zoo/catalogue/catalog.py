@@ -7,7 +7,6 @@ Reading only: building a model from a name is :class:`zoo.build.catalog.Catalog`
 from __future__ import annotations
 
 import builtins
-import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from zoo.catalogue.filters import select
 from zoo.catalogue.names import parse_ref
 from zoo.catalogue.parse import read_manifest
 from zoo.catalogue.roots import default_roots, manifest_files
+from zoo.catalogue.suggest import rank
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError
 from zoo.manifest import Manifest
 from zoo.problems import Problem
@@ -115,16 +115,9 @@ class Catalog:
         return len(self._index())
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
-        """Names close to ``name`` (also matching on the part after the group)."""
-        candidates = [*self._index(), *self._aliases]
-        close = difflib.get_close_matches(name, candidates, n=limit, cutoff=0.6)
-        if len(close) < limit:
-            short = {c.split("/", 1)[-1]: c for c in candidates}
-            tail = name.split("/", 1)[-1]
-            for match in difflib.get_close_matches(tail, list(short), n=limit, cutoff=0.6):
-                if short[match] not in close:
-                    close.append(short[match])
-        return close[:limit]
+        """Names and aliases close to ``name``, closest first (:func:`zoo.catalogue.suggest.rank`:
+        also matching on the part after the group)."""
+        return rank(name, [*self._index(), *self._aliases], limit=limit)
 
     def list(
         self,

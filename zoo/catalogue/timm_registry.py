@@ -1,28 +1,24 @@
-"""All of timm as ``timm/<architecture>[.<tag>]`` entries, derived from timm's registry on demand.
+"""All of timm as ``timm/<architecture>[.<tag>]`` entries, derived from timm's registry.
 
-Nothing is written to disk but a small index (names and counts per timm
-version) so that ``zoo list`` can show timm's summary row without importing
-timm. Manifests are derived by building the architecture on the meta device.
+Names, tags and pretrained configurations come from the index of the installed timm
+(:mod:`zoo.catalogue.timm_index`), so listing, showing, checking a tag and suggesting a
+close name import neither timm nor torch. A derived manifest's output contract is read
+off the architecture built on the meta device, once per architecture (then kept in the
+index), or every time when the caller changes the architecture with keyword arguments.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fnmatch
-import importlib.util
-import json
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo import constants
-from zoo.errors import MissingExtraError, ModelNotFoundError
+from zoo.catalogue import timm_index
+from zoo.catalogue.suggest import rank
+from zoo.catalogue.timm_index import PREFIX, TimmIndex, installed_version
+from zoo.errors import ModelNotFoundError, TagNotFoundError
 
 if TYPE_CHECKING:
-    # Imported where used: `zoo list` reads timm's summary row here without pydantic.
+    # Imported where used: `zoo list` and `zoo show` of timm names run without pydantic.
     from zoo.manifest import Manifest
-
-PREFIX = "timm/"
 
 #: timm's license strings -> (SPDX id, commercial use allowed).
 _LICENSES = {
@@ -33,194 +29,241 @@ _LICENSES = {
     "cc-by-nc-4.0": ("CC-BY-NC-4.0", False),
 }
 
+_INTERPOLATIONS = ("bicubic", "bilinear", "nearest")
+_CROP_MODES = ("center", "squash", "border")
+_IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
-def installed_version() -> str | None:
-    """timm's version, read from its ``version.py`` (neither timm nor importlib.metadata is imported)."""
-    spec = importlib.util.find_spec("timm")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    with contextlib.suppress(OSError):
-        text = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
-        if found := re.search(r"""__version__\s*=\s*['"]([^'"]+)['"]""", text):
-            return found[1]
-    return None
-
-
-def _timm() -> Any:
-    try:
-        import timm
-    except ImportError:
-        raise MissingExtraError("timm", "timm", "timm/* models") from None
-    return timm
-
-
-def _index_path() -> Any:
-    return constants.zoo_home() / f"timm-index-{installed_version()}.json"
+__all__ = [
+    "PREFIX",
+    "cached_counts",
+    "check",
+    "installed_version",
+    "manifest_data",
+    "manifest_dump",
+    "manifest_for",
+    "names",
+    "pretrained_location",
+    "summary",
+]
 
 
 def cached_counts() -> tuple[int, int] | None:
     """(architectures, pretrained tags) from the index of the installed timm version, if written."""
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        data = json.loads(_index_path().read_text())
-        return int(data["architectures"]), int(data["pretrained"])
-    return None
-
-
-def all_names() -> list[str]:
-    """Every timm architecture and every ``architecture.tag`` with weights, prefixed ``timm/``."""
-    timm = _timm()
-    archs, tagged = timm.list_models(), timm.list_pretrained()
-    with contextlib.suppress(OSError):
-        path = _index_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"architectures": len(archs), "pretrained": len(tagged)}))
-    return sorted(PREFIX + n for n in {*archs, *tagged})
+    index = timm_index.read()
+    return index.counts() if index is not None else None
 
 
 def names(pattern: str | None = None) -> list[str]:
-    """timm names matching an fnmatch pattern on the full ``timm/...`` name."""
-    found = all_names()
-    return [n for n in found if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+    """timm names matching an fnmatch pattern on the full ``timm/...`` name (all when None)."""
+    return timm_index.load().names(pattern)
 
 
-def _split(name: str) -> tuple[str, str | None]:
+def split(name: str) -> tuple[str, str | None]:
+    """``timm/<arch>[.<tag>]`` -> ``(arch, tag or None)``."""
     arch, _, tag = name.removeprefix(PREFIX).partition(".")
     return arch, tag or None
 
 
-def _cfg(name: str) -> Any:
-    timm = _timm()
-    arch, tag = _split(name)
-    if not timm.is_model(arch):
-        close = [PREFIX + n for n in timm.list_models(f"*{arch[:6]}*")[:3]]
+def check(name: str) -> tuple[TimmIndex, str, str | None]:
+    """The index, the architecture and the tag (the default one when none is given) of a timm name.
+
+    Raises:
+        ModelNotFoundError: timm has no such architecture; the closest names are suggested.
+        TagNotFoundError: The architecture has no such tag; its tags are listed, the closest named.
+    """
+    index = timm_index.load()
+    arch, tag = split(name)
+    if arch not in index.archs:
+        close = rank(PREFIX + arch, [PREFIX + a for a in index.archs], limit=3)
+        if tag is not None:
+            close = [f"{c}.{tag}" if tag in index.tags(split(c)[0]) else c for c in close]
         raise ModelNotFoundError(name, close)
-    if tag is None:
-        return timm.models.get_pretrained_cfg(arch, allow_unregistered=True)
-    known = [n.partition(".")[2] for n in timm.list_pretrained(f"{arch}.*")]
-    if tag not in known:  # timm itself would raise RuntimeError("Invalid pretrained tag")
-        raise _unknown_tag(name, arch, tag, known)
-    return timm.models.get_pretrained_cfg(f"{arch}.{tag}")
-
-
-def _unknown_tag(name: str, arch: str, tag: str, known: list[str]) -> ModelNotFoundError:
-    """The error for ``timm/<arch>.<tag>`` when timm has no such tag: every tag it has."""
-    random = f"{PREFIX}{arch} builds it with random weights"
-    if not known:
-        hint = f"timm's {arch} has no pretrained weights at all ({random})."
-    else:
-        hint = (
-            f"timm's {arch} has no pretrained tag {tag!r}; its tags are: {', '.join(known)} "
-            f"(write {PREFIX}{arch}.<tag>; {random})."
-        )
-    return ModelNotFoundError(name, [f"{PREFIX}{arch}.{t}" for t in known], hint=hint)
+    tags = index.tags(arch, weights_only=True)
+    if tag is not None and tag not in tags:
+        # timm itself would raise RuntimeError("Invalid pretrained tag"); list what there is.
+        closest = rank(tag, tags, limit=1)
+        raise TagNotFoundError(name, arch, tag, tags, closest[0] if closest else None)
+    return index, arch, index.resolve_tag(arch, tag)
 
 
 def summary(name: str) -> dict[str, Any]:
-    """The ``zoo list`` row of a timm name, from its pretrained config alone (no build)."""
-    cfg = _cfg(name)
-    lic = _LICENSES.get(str(getattr(cfg, "license", "") or "").lower())
-    weights = (
-        "hf"
-        if cfg is not None and cfg.hf_hub_id
-        else ("url" if cfg is not None and cfg.url else "none")
-    )
-    size = list(cfg.input_size[1:]) if cfg is not None else None
+    """The ``zoo list`` row of a timm name, from the index alone (no build)."""
+    index, arch, tag = check(name)
+    cfg = index.cfg(arch, tag) or {}
+    lic = _LICENSES.get(str(cfg.get("license") or "").lower())
+    weights = "hf" if cfg.get("hf_hub_id") else ("url" if cfg.get("url") else "none")
+    size = list(cfg["input_size"][1:]) if cfg.get("input_size") else None
+    dims = index.dims(arch) or {}
     return {
         "name": name,
         "group": "timm",
         "wrapper": "timm",
         "source": "timm" if weights != "none" else "none",
-        "embedding_dim": None,
+        "embedding_dim": dims.get("embedding_dim"),
         "input_size": size,
-        "license": lic[0] if lic else (getattr(cfg, "license", None) or None),
+        "license": lic[0] if lic else (cfg.get("license") or None),
         "commercial": lic[1] if lic else None,
         "gated": False,
         "tags": ["timm"],
         "aliases": [],
+        "pooling": "pooler",
+        "prefix_tokens": dims.get("prefix_tokens"),
+        "patch_size": dims.get("patch_size"),
     }
 
 
-def manifest_for(name: str) -> Manifest:
-    """Derive a manifest for ``timm/<architecture>[.<tag>]``: timm's input config and license,
-    the output contract read off the architecture built on the meta device, pooling ``pooler``
-    (exactly timm's ``num_classes=0`` embedding)."""
+def _build_dims(arch: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The output contract of ``arch`` built on the meta device (imports torch and timm)."""
     import torch
 
-    timm = _timm()
-    cfg = _cfg(name)
-    arch, _ = _split(name)
-    with torch.device("meta"):
-        model = timm.create_model(arch, pretrained=False, num_classes=0)
+    try:
+        import timm
+    except ImportError:
+        from zoo.errors import MissingExtraError
+
+        raise MissingExtraError("timm", "timm", "timm/* models") from None
+    from zoo.errors import ArgumentError
+
+    try:
+        with torch.device("meta"):
+            model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
+    except TypeError as exc:
+        raise ArgumentError(f"timm/{arch}: {arch} rejects its keyword arguments: {exc}") from None
     info = list(getattr(model, "feature_info", None) or [])
     patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
-    patch_size = patch[0] if isinstance(patch, (tuple, list)) else patch
-    has_weights = cfg is not None and bool(cfg.hf_hub_id or cfg.url)
-    lic = _LICENSES.get(str(getattr(cfg, "license", "") or "").lower())
-    tag = getattr(cfg, "tag", None) if has_weights else None
-    input_size = cfg.input_size if cfg is not None else (3, 224, 224)
+    return {
+        "embedding_dim": int(getattr(model, "head_hidden_size", None) or model.num_features),
+        "prefix_tokens": int(getattr(model, "num_prefix_tokens", 0) or 0),
+        "patch_size": int(patch[0]) if isinstance(patch, (tuple, list)) else patch,
+        "feature_levels": len(info),
+        "feature_dim": [int(f["num_chs"]) for f in info],
+    }
+
+
+def manifest_data(name: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of ``timm/<architecture>[.<tag>]`` as the plain data a manifest file would
+    hold: timm's input config and license, pooling ``pooler`` (exactly timm's ``num_classes=0``
+    embedding) and the output contract of the architecture (built with ``kwargs``, which change
+    it, e.g. ``depth``; recorded in the index when there are none).
+
+    Raises:
+        ModelNotFoundError: No such architecture or tag (with suggestions).
+    """
+    index, arch, tag = check(name)
+    cfg = index.cfg(arch, tag)
+    dims = None if kwargs else index.dims(arch)
+    if dims is None:
+        dims = _build_dims(arch, dict(kwargs or {}))
+        if not kwargs:
+            timm_index.record_dims(arch, dims)
+    has_weights = tag is not None and index.has_weights(arch, tag)
+    lic = _LICENSES.get(str((cfg or {}).get("license") or "").lower())
+    cfg = cfg or {}
+    size = cfg.get("input_size") or [3, 224, 224]
+    shown = f"{arch}.{tag}" if has_weights else arch
     data: dict[str, Any] = {
         "schema_version": 1,
         "name": name,
         "description": (
-            f"timm's {arch}{'.' + tag if tag else ''}, derived from timm {timm.__version__}'s registry "
+            f"timm's {shown}, derived from timm {index.version}'s registry "
             "(num_classes=0: the embedding is timm's own pre-logits output)."
         ),
         "tags": ["timm"],
         "wrapper": {"type": "timm", "architecture": arch},
         "input": {
-            "size": list(input_size[1:]),
-            "mean": list(cfg.mean) if cfg is not None else [0.485, 0.456, 0.406],
-            "std": list(cfg.std) if cfg is not None else [0.229, 0.224, 0.225],
-            "interpolation": cfg.interpolation
-            if cfg is not None and cfg.interpolation in ("bicubic", "bilinear", "nearest")
+            "size": list(size[1:]),
+            "mean": list(cfg.get("mean") or _IMAGENET[0]),
+            "std": list(cfg.get("std") or _IMAGENET[1]),
+            "interpolation": cfg.get("interpolation")
+            if cfg.get("interpolation") in _INTERPOLATIONS
             else "bicubic",
-            "crop_pct": cfg.crop_pct if cfg is not None else 1.0,
-            "crop_mode": cfg.crop_mode
-            if cfg is not None and cfg.crop_mode in ("center", "squash", "border")
-            else "center",
+            "crop_pct": cfg.get("crop_pct", 1.0) if cfg else 1.0,
+            "crop_mode": cfg.get("crop_mode") if cfg.get("crop_mode") in _CROP_MODES else "center",
         },
-        "output": {
-            "embedding_dim": int(getattr(model, "head_hidden_size", None) or model.num_features),
-            "pooling": "pooler",
-            "prefix_tokens": int(getattr(model, "num_prefix_tokens", 0) or 0),
-            "patch_size": patch_size,
-            "feature_levels": len(info),
-            "feature_dim": [int(f["num_chs"]) for f in info],
-        },
+        "output": {"pooling": "pooler", **dims},
     }
     if lic is not None:
         data["license"] = {"id": lic[0], "commercial": lic[1]}
-    elif cfg is not None and cfg.license:
-        data["license"] = {
-            "id": "other",
-            "commercial": False,
-            "url": getattr(cfg, "origin_url", None),
-        }
+    elif cfg.get("license"):
+        data["license"] = {"id": "other", "commercial": False, "url": cfg.get("origin_url")}
     if has_weights:
         data["checkpoint"] = {"timm": tag}
+    return data
+
+
+def manifest_for(name: str, kwargs: dict[str, Any] | None = None) -> Manifest:
+    """:func:`manifest_data` as a validated :class:`~zoo.manifest.Manifest`."""
     from zoo.manifest import Manifest
 
-    return Manifest.model_validate(data)
+    return Manifest.model_validate(manifest_data(name, kwargs))
+
+
+def manifest_dump(name: str) -> dict[str, Any]:
+    """What ``manifest_for(name).model_dump(mode="json")`` gives, without pydantic: every field,
+    defaults included, for ``zoo show`` (a test keeps the two equal)."""
+    data = manifest_data(name)
+    lic = data.get("license")
+    ckpt = data.get("checkpoint")
+    inp = data["input"]
+    return {
+        "schema_version": 1,
+        "name": data["name"],
+        "aliases": [],
+        "description": data["description"],
+        "tags": list(data["tags"]),
+        "license": {"url": None, **lic} if lic else None,
+        "paper": None,
+        "gated": False,
+        "wrapper": {**data["wrapper"], "kwargs": {}},
+        "checkpoint": {
+            "path": None,
+            "url": None,
+            "hf": None,
+            "timm": ckpt["timm"],
+            "sha256": None,
+            "format": "auto",
+            "key": None,
+            "remap": {"strip_prefix": [], "rename": {}, "drop": []},
+            "strict": True,
+        }
+        if ckpt
+        else None,
+        "input": {
+            "size": inp["size"],
+            "mean": [float(v) for v in inp["mean"]],
+            "std": [float(v) for v in inp["std"]],
+            "channels": None,
+            "interpolation": inp["interpolation"],
+            "crop_pct": float(inp["crop_pct"]),
+            "crop_mode": inp["crop_mode"],
+            "dynamic_size": False,
+        },
+        "output": {
+            "embedding_dim": data["output"]["embedding_dim"],
+            "pooling": "pooler",
+            "prefix_tokens": data["output"]["prefix_tokens"],
+            "patch_size": data["output"]["patch_size"],
+            "feature_levels": data["output"]["feature_levels"],
+            "feature_dim": data["output"]["feature_dim"],
+        },
+        "precision": {"default": "float32", "safe": ["float32"]},
+        "metrics": {},
+        "same_weights_as": None,
+    }
 
 
 def pretrained_location(arch: str, tag: str) -> tuple[str, str, str | None]:
     """Where timm keeps the weights of ``<arch>.<tag>``: ``("hf", repo, filename or None)`` or
-    ``("url", url, None)`` (imports timm).
+    ``("url", url, None)``, from the index (timm is not imported when the index exists).
 
     Raises:
         ModelNotFoundError: timm has no such architecture, or no such tag for it (the message
-            lists the tags it has).
+            lists the tags it has), or the tag has no weights.
     """
-    cfg = _cfg(f"{PREFIX}{arch}.{tag}")
-    if cfg is not None and cfg.hf_hub_id:
-        return "hf", str(cfg.hf_hub_id).split("@")[0], getattr(cfg, "hf_hub_filename", None)
-    if cfg is not None and cfg.url:
-        return "url", str(cfg.url), None
+    index, arch, chosen = check(f"{PREFIX}{arch}.{tag}")
+    cfg = index.cfg(arch, chosen) or {}
+    if cfg.get("hf_hub_id"):
+        return "hf", str(cfg["hf_hub_id"]).split("@")[0], cfg.get("hf_hub_filename")
+    if cfg.get("url"):
+        return "url", str(cfg["url"]), None
     raise ModelNotFoundError(f"{PREFIX}{arch}.{tag}", [])
-
-
-def timm_imported() -> bool:
-    """Whether timm is already imported (asking its registry then costs nothing)."""
-    import sys
-
-    return "timm" in sys.modules

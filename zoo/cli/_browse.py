@@ -65,7 +65,13 @@ def list_command(
         and tag in (None, "timm")
     ):
         rows.append(_timm_row())
-    out.table(rows, LIST_COLUMNS, empty="no model matches")
+    out.table(
+        rows,
+        LIST_COLUMNS,
+        empty="no model matches",
+        optional=("source", "wrapper"),
+        prose=("license",),
+    )
     if problems:
         out.message(
             f"{len(problems)} problem(s) in the catalogue's manifests were skipped; run `zoo validate`."
@@ -77,11 +83,10 @@ def list_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def show_command(name: str, as_json: bool) -> None:
     """Show one model's manifest (NAME or an alias)."""
-    from zoo.catalogue.catalog import Catalog
+    from zoo.catalogue.lookup import describe
 
     out = Output(as_json=as_json)
-    m = Catalog().get(name)
-    data = m.model_dump(mode="json")
+    data, file = describe(name)
     identity = {
         k: data[k]
         for k in (
@@ -97,7 +102,7 @@ def show_command(name: str, as_json: bool) -> None:
         )
         if data.get(k) not in (None, [], {})
     }
-    identity["file"] = str(m.file)
+    identity["file"] = file or "none (derived from timm's registry)"
     sections = [
         ("identity", identity),
         ("wrapper", data["wrapper"]),
@@ -106,7 +111,7 @@ def show_command(name: str, as_json: bool) -> None:
         ("output", data["output"]),
         ("precision", data["precision"]),
     ]
-    out.record(data, sections, title=m.name)
+    out.record(data, sections, title=data["name"])
 
 
 def _keep(row: dict[str, Any], tag: str | None, commercial: bool | None) -> bool:

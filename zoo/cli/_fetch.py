@@ -99,6 +99,7 @@ def _files_table(out: Output, rows: list[dict[str, Any]], to: Path | None) -> No
             ("path", "path"),
         ],
         empty="nothing fetched",
+        optional=("sha256", "source"),
     )
     where = f" into the mirror {to}" if to is not None else ""
     out.message(f"{len(rows)} file(s) verified{where}")
@@ -136,6 +137,8 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
                 ("fix", "fix"),
             ],
             empty="no models",
+            optional=("extra", "token", "wrapper", "gated", "extra_installed"),
+            prose=("fix",),
         )
         out.message(
             f"offline: {'on' if report['offline'] else 'off'}; "

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from zoo.cli._output import Output
+from zoo.cli._output import Output, human_count
+from zoo.cli._params import DtypeParam
 
 
 def _sizes(value: str | None) -> tuple[int, int] | None:
@@ -38,9 +39,9 @@ def _sizes(value: str | None) -> tuple[int, int] | None:
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cpu).")
 @click.option(
     "--dtype",
-    type=click.Choice(["float32", "bfloat16", "float16"]),
+    type=DtypeParam(),
     default=None,
-    help="Default: the manifest's.",
+    help="float32, bfloat16 (bf16) or float16 (fp16, half); default: the manifest's.",
 )
 @click.option("--random-init", is_flag=True, help="Random weights: do not load the checkpoint.")
 @click.option(
@@ -104,9 +105,10 @@ def load_command(
     with torch.inference_mode():
         result = model(x)
     forward_seconds = time.perf_counter() - start
+    parameters = sum(p.numel() for p in model.parameters())
     data: dict[str, object] = {
         "name": manifest.name,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": parameters,
         "pretrained": not random_init and manifest.checkpoint is not None,
         "dtype": str(model.dtype).removeprefix("torch."),
         "input_shape": list(x.shape),
@@ -120,4 +122,5 @@ def load_command(
     if as_json:
         out.json(data)
         return
-    out.record(data, [("summary", data)], title=manifest.name)
+    shown = {**data, "parameters": human_count(parameters)}
+    out.record(data, [("summary", shown)], title=manifest.name)

@@ -1,4 +1,4 @@
-"""The one object that renders command results: tables and panels for people, JSON for scripts.
+"""The one object that renders command results: tables and records for people, JSON for scripts.
 
 Data goes to stdout, messages to stderr. Commands hand plain data to it and never print.
 Nothing is written raw: control characters and bidi controls in any text (a manifest that
@@ -14,12 +14,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
+from zoo import constants
+from zoo.cli import _layout
 from zoo.text import UNSAFE, visible
 
 Column = tuple[str, str]  # (key in the row dict, header)
+
+
+def human_count(n: int) -> str:
+    """A count as people read it: ``21.7M``, ``1.1B``, ``950K``, ``12``."""
+    for size, unit in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
 
 
 def _cell(value: Any) -> str:
@@ -36,11 +45,6 @@ def _cell(value: Any) -> str:
     return visible(str(value))
 
 
-def _text(text: str) -> str:
-    """Text for a rich renderable that parses markup: unsafe characters and markup escaped."""
-    return escape(visible(text))
-
-
 def _json_text(data: Any) -> str:
     """JSON with every unsafe character as a ``\\uXXXX`` escape: the same data, printable.
 
@@ -51,56 +55,91 @@ def _json_text(data: Any) -> str:
     return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def _width() -> int | None:
+    """The width to lay out for: ``COLUMNS`` when set, else the terminal's; piped output is
+    not cut to 80 columns (200)."""
+    return constants.columns() or (None if sys.stdout.isatty() else 200)
+
+
 class Output:
     """Renders results.
 
+    Tables and records are laid out by :mod:`zoo.cli._layout` for the terminal's width
+    (``COLUMNS`` wins): model names are never cut. With ``NO_COLOR`` set nothing but text is
+    written (no colour, no bold: no escape codes at all).
+
     Args:
-        as_json: Print JSON to stdout instead of rich text.
+        as_json: Print JSON to stdout instead of text.
     """
 
     def __init__(self, *, as_json: bool = False) -> None:
         self.as_json = as_json
-        # Piped output (scripts, CI logs) is not cut to 80 columns.
+        plain = constants.no_color()
         self.out = Console(
-            soft_wrap=False, highlight=False, width=None if sys.stdout.isatty() else 200
+            soft_wrap=False,
+            highlight=False,
+            width=_width(),
+            color_system=None if plain else "auto",
         )
-        self.err = Console(stderr=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False, color_system=None if plain else "auto")
+
+    @property
+    def width(self) -> int:
+        """The width output is laid out for."""
+        return self.out.width
 
     def json(self, data: Any) -> None:
         """Print data as JSON (stdout)."""
-        sys.stdout.write(_json_text(data) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def _line(self, text: str, *, bold: bool = False) -> None:
+        # Text, never markup (a licence, a tag or a name may hold `[...]`); unsafe characters
+        # made visible (already visible text stays as it is).
+        self.out.print(Text(visible(text), style="bold" if bold else ""), soft_wrap=True)
 
     def table(
         self,
         rows: Sequence[Mapping[str, Any]],
         columns: Sequence[Column],
         *,
-        title: str | None = None,
         empty: str = "nothing to show",
+        optional: Sequence[str] = (),
+        prose: Sequence[str] = (),
     ) -> None:
-        """Rows as a table (or as a JSON array of the row dicts)."""
+        """Rows as a table (or as a JSON array of the row dicts).
+
+        Args:
+            rows: One dict per row.
+            columns: ``(key, header)`` pairs; the first is the name, which is never cut.
+            empty: The message when there are no rows.
+            optional: Keys of columns that may be left out when the terminal is narrow, the
+                least useful first (a note on stderr says which were).
+            prose: Keys of columns whose text may wrap at spaces.
+        """
         if self.as_json:
             self.json(list(rows))
             return
         if not rows:
             self.message(empty)
             return
-        table = Table(
-            title=_text(title) if title is not None else None,
-            header_style="bold",
-            show_edge=False,
-            pad_edge=False,
+        keys = [key for key, _ in columns]
+        laid = _layout.table(
+            [[_cell(row.get(key)) for key in keys] for row in rows],
+            [visible(header) for _, header in columns],
+            self.width,
+            optional=[keys.index(k) for k in optional if k in keys],
+            prose=[keys.index(k) for k in prose if k in keys],
         )
-        for key, header in columns:
-            table.add_column(
-                _text(header),
-                no_wrap=key != "license",
-                overflow="ellipsis" if key != "license" else "fold",
+        if laid.header is not None:
+            self._line(laid.header, bold=True)
+        for line in laid.lines:
+            # In a stacked layout the names are the lines that do not start with a space.
+            self._line(line, bold=laid.stacked and not line.startswith(" "))
+        if laid.dropped:
+            self.message(
+                f"({', '.join(laid.dropped)} left out at {self.width} columns; "
+                "a wider terminal or --json shows them)"
             )
-        for row in rows:
-            # Cells are data, never rich markup (a licence or tag may hold `[...]`).
-            table.add_row(*(escape(_cell(row.get(key))) for key, _ in columns))
-        self.out.print(table)
 
     def record(
         self,
@@ -109,21 +148,17 @@ class Output:
         *,
         title: str,
     ) -> None:
-        """One object: JSON as given, or titled key/value sections for people."""
+        """One object: JSON as given, or a title and ``key  value`` sections for people."""
         if self.as_json:
             self.json(dict(data))
             return
-        from rich.panel import Panel
-
-        self.out.print(f"[bold]{_text(title)}[/bold]")
-        for heading, values in sections:
-            grid = Table.grid(padding=(0, 2))
-            grid.add_column(style="cyan", no_wrap=True)
-            grid.add_column(overflow="fold")
-            for key, value in values.items():
-                # Data, never rich markup: a description may hold `[...]`.
-                grid.add_row(_text(str(key)), escape(_render(value)))
-            self.out.print(Panel(grid, title=_text(heading), title_align="left", expand=True))
+        self._line(title, bold=True)
+        rendered = [
+            (visible(heading), {visible(str(k)): _render(v) for k, v in values.items()})
+            for heading, values in sections
+        ]
+        for text, heading in _layout.record(rendered, self.width):
+            self._line(text, bold=heading)
 
     def lines(self, lines: Sequence[str]) -> None:
         """Plain lines to stdout."""

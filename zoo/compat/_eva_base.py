@@ -50,10 +50,13 @@ class BaseModel(nn.Module):
         return self.model(tensor)
 
     def forward(self, tensor: torch.Tensor) -> Any:
-        out = self.model_forward(tensor)
+        return self._apply_transforms(self.model_forward(tensor))
+
+    def _apply_transforms(self, tensor: Any) -> Any:
+        """The output transform applied to a model output (unchanged without one), as eva's."""
         if self._output_transforms is not None:
-            out = self._output_transforms(out)
-        return out
+            tensor = self._output_transforms(tensor)
+        return tensor
 
     @property
     def preprocess(self) -> Any:

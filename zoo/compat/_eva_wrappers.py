@@ -21,7 +21,7 @@ from torch import nn
 
 from zoo.build.indices import resolve_out_indices
 from zoo.build.outputs import ZooModel
-from zoo.catalogue.catalog import Catalog
+from zoo.catalogue import timm_registry
 from zoo.compat._eva_base import BaseModel
 from zoo.errors import UsageError
 from zoo.manifest import Manifest
@@ -191,7 +191,9 @@ class TimmModel(BaseModel):
                     "is not supported: put a head on top of the backbone instead"
                 )
             kwargs.pop(key, None)
-        manifest = Catalog().get(f"timm/{self._model_name}")
+        # The output contract of the architecture as these arguments build it (depth,
+        # embed_dim, reg_tokens... change it), not as timm's defaults do.
+        manifest = timm_registry.manifest_for(f"timm/{self._model_name}", kwargs or None)
         ckpt = checkpoint_spec(self._checkpoint_path)
         if ckpt is not None:
             manifest = Manifest.model_validate({**manifest.model_dump(), "checkpoint": ckpt})
@@ -285,7 +287,9 @@ class ONNXModel(BaseModel):
         if self._device not in (None, "cpu", "cuda"):
             raise UsageError(f"ONNXModel: device {self._device!r}: use cpu or cuda")
         if self._device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("ONNXModel: device is cuda but CUDA is not available; use device: cpu")
+            raise UsageError(
+                "Device is set to 'cuda', but CUDA is not available. (ONNXModel: use device: cpu)"
+            )
         provider = "CUDAExecutionProvider" if self._device == "cuda" else "CPUExecutionProvider"
         wrapper = {"type": "onnx", "providers": [provider]}
         ckpt = {"path": str(Path(self._path).expanduser().resolve())}
@@ -359,8 +363,9 @@ class TorchHubModel(BaseModel):
             for m in ("get_intermediate_layers", "forward_intermediates")
         ):
             raise UsageError(
-                f"TorchHubModel {self._model_name}: out_indices needs a model with "
-                "get_intermediate_layers or forward_intermediates"
+                "Only models with `get_intermediate_layers` are supported when using "
+                f"`out_indices`. (TorchHubModel {self._model_name}: zoo also takes timm's "
+                "`forward_intermediates`; this model has neither)"
             )
         blocks = getattr(module, "blocks", None)
         count = len(blocks) if isinstance(blocks, (nn.ModuleList, nn.Sequential)) else 0

@@ -28,39 +28,75 @@ from torch import nn
 from zoo import constants
 from zoo.build.indices import parse_out_indices
 from zoo.build.outputs import ZooModel
-from zoo.errors import UsageError
+from zoo.build.kwargs import check_overrides
+from zoo.errors import UsageError, ZooError
 from zoo.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
 
-def resolve_name(name: str, *, use_env: bool = True) -> str:
-    """The model to build: ``ZOO_MODEL`` / ``MODEL_NAME`` when set (and allowed), else ``name``."""
+def _from_env(found: tuple[str, str], argument: str, given: Any) -> None:
+    variable, value = found
+    log.warning(
+        "zoo.Backbone: the environment variable %s=%s replaces %s=%r (pass use_env=False to "
+        "ignore it)",
+        variable,
+        value,
+        argument,
+        given,
+    )
+
+
+def resolve_name(name: str, *, use_env: bool = True) -> tuple[str, str | None]:
+    """The model to build and the variable it came from: ``ZOO_MODEL`` / ``MODEL_NAME`` when set
+    (and allowed; logged at WARNING), else ``(name, None)``."""
     found = constants.env_model() if use_env else None
     if found is None:
-        return name
-    variable, value = found
-    if value != name:
-        log.info("zoo.Backbone: %s=%s overrides name=%r", variable, value, name)
-    return value
+        return name, None
+    if found[1] != name:
+        _from_env(found, "name", name)
+    return found[1], found[0]
 
 
-def resolve_out_indices(value: Any, *, use_env: bool = True) -> Any:
-    """``out_indices`` normalized; ``ZOO_OUT_INDICES`` / ``OUT_INDICES`` win when set (and allowed).
+def resolve_out_indices(value: Any, *, use_env: bool = True) -> tuple[Any, str | None]:
+    """``out_indices`` normalized, and the variable it came from: ``ZOO_OUT_INDICES`` /
+    ``OUT_INDICES`` win when set (and allowed; logged at WARNING).
 
     Raises:
         UsageError: The value (or the variable's) is not an int or a list of ints.
     """
     found = constants.env_out_indices() if use_env else None
     if found is None:
-        return parse_out_indices(value)
+        return parse_out_indices(value), None
     variable, raw = found
     try:
         parsed = parse_out_indices(raw)
     except UsageError as exc:
         raise UsageError(f"environment variable {variable}: {exc}") from None
-    log.info("zoo.Backbone: %s=%s overrides out_indices=%r", variable, raw, value)
-    return parsed
+    if parsed != parse_out_indices(value):
+        _from_env(found, "out_indices", value)
+    return parsed, variable
+
+
+def _blame(exc: ZooError, variables: dict[str, str]) -> ZooError:
+    """The same error, its message saying which environment variables chose what failed."""
+    said = "; ".join(f"{what} came from the environment variable {v}" for what, v in variables.items())
+    exc.args = (f"{exc} ({said}; unset it or pass use_env=False)",)
+    return exc
+
+
+#: Backbone's own keywords, for "did you mean" (the rest are builder overrides).
+KEYWORDS = (
+    "name",
+    "out_indices",
+    "pretrained",
+    "model_kwargs",
+    "dtype",
+    "trust_remote_code",
+    "use_env",
+    "device",
+    "mirror",
+)
 
 
 class Backbone(nn.Module):
@@ -96,8 +132,9 @@ class Backbone(nn.Module):
         **overrides: Any,
     ) -> None:
         super().__init__()
-        self.name = resolve_name(name, use_env=use_env)
-        indices = resolve_out_indices(out_indices, use_env=use_env)
+        check_overrides(overrides, KEYWORDS, "zoo.Backbone")
+        self.name, name_variable = resolve_name(name, use_env=use_env)
+        indices, indices_variable = resolve_out_indices(out_indices, use_env=use_env)
         clash = sorted(set(model_kwargs or {}) & set(overrides))
         if clash:
             raise UsageError(
@@ -113,7 +150,17 @@ class Backbone(nn.Module):
         }
         from zoo.build.catalog import Catalog
 
-        self.model: ZooModel = Catalog().load(self.name, **kwargs)
+        variables = {
+            what: variable
+            for what, variable in (("the name", name_variable), ("out_indices", indices_variable))
+            if variable is not None
+        }
+        try:
+            self.model: ZooModel = Catalog().load(self.name, **kwargs)
+        except ZooError as exc:
+            if not variables:
+                raise
+            raise _blame(exc, variables) from None
 
     @property
     def manifest(self) -> Manifest:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoo.catalogue import timm_registry
-from zoo.errors import WeightsNotAvailableError
+from zoo.errors import WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
 from zoo.weights import hf, mirror
@@ -53,7 +53,8 @@ class TimmSource(Source):
         return []
 
     def where(self) -> tuple[str, str, str | None]:
-        """``("hf", repo, filename or None)`` or ``("url", url, None)`` from timm's registry (imports timm)."""
+        """``("hf", repo, filename or None)`` or ``("url", url, None)`` from timm's registry, read
+        from zoo's index of it (:mod:`zoo.catalogue.timm_index`; timm is not imported here)."""
         if self._where is None:
             self._where = timm_registry.pretrained_location(self.arch, self.tag)
         return self._where
@@ -72,8 +73,21 @@ class TimmSource(Source):
         return inner
 
     def locate(self) -> Located | None:
-        """Looked up without asking timm's registry (no torch): timm's usual Hub layout,
-        ``timm/<architecture>.<tag>``; a tag hosted elsewhere is ``unknown`` here."""
+        """Where the registry says the tag's weights are, looked up in the mirror and the caches
+        (no timm, no torch); without timm installed, timm's usual Hub layout
+        (``timm/<architecture>.<tag>``) is looked in, and a miss is ``unknown``."""
+        try:
+            kind, _, published = self.where()
+        except ZooError:
+            return self._guess()
+        if kind == "url" or published:
+            return self._inner().locate()
+        for name in HUB_FILES:
+            if (found := self._inner(name).locate()) is not None:
+                return found
+        return None
+
+    def _guess(self) -> Located:
         active = mirror.active()
         for name in HUB_FILES:
             loc = HfLocation(repo=f"timm/{self.full}", revision=None, filename=name)

@@ -7,7 +7,8 @@ from torch import nn
 from zoo.build.loaders._base import Adapter, BuildContext
 from zoo.build.loaders._generic import adapter_for, as_module, attach_weights, build_scope
 from zoo.build.objects import import_object, resolve_objects
-from zoo.errors import UsageError
+from zoo.build.kwargs import did_you_mean, parameters
+from zoo.errors import ArgumentError
 from zoo.manifest import FunctionWrapper, Manifest
 
 
@@ -25,8 +26,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         try:
             module = as_module(fn(**arguments), manifest, wrapper.path)
         except TypeError as exc:
-            raise UsageError(
-                f"{manifest.name}: {wrapper.path} rejects its arguments: {exc}"
+            hint = did_you_mean(exc, parameters(fn))
+            raise ArgumentError(
+                f"{manifest.name}: {wrapper.path} rejects its arguments: {exc}.{hint}"
             ) from None
     attach_weights(module, manifest, ctx)
     return module, adapter_for(module, manifest)

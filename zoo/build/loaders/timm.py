@@ -13,7 +13,7 @@ from zoo.build.checkpoint import StateDict, assign, empty_parameters, load_state
 from zoo.build.loaders._base import Adapter, BuildContext, weights_path
 from zoo.build.meta import meta_device
 from zoo.build.objects import resolve_objects
-from zoo.errors import LoadError, MissingExtraError, UsageError
+from zoo.errors import ArgumentError, LoadError, MissingExtraError
 from zoo.manifest import Manifest, TimmWrapper
 
 
@@ -106,7 +106,9 @@ def _create(manifest: Manifest, kwargs: dict[str, Any], *, skip_init: bool = Fal
             ) from None
         raise LoadError(f"{manifest.name}: building {arch} failed: {exc}") from None
     except TypeError as exc:
-        raise UsageError(f"{manifest.name}: {arch} rejects its keyword arguments: {exc}") from None
+        raise ArgumentError(
+            f"{manifest.name}: {arch} rejects its keyword arguments: {exc}"
+        ) from None
 
 
 def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ...]:
@@ -172,4 +174,24 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         assign(
             model, state, source=str(path), strict=ckpt.strict, dtype=ctx.dtype, device=ctx.device
         )
+    tell_the_truth(model, manifest)
     return model, TimmAdapter(model, manifest)
+
+
+def tell_the_truth(model: nn.Module, manifest: Manifest) -> None:
+    """Replace the timm model's ``pretrained_cfg`` (which describes timm's default tag, e.g.
+    ``augreg_in21k_ft_in1k``, whatever zoo loaded) by what the manifest says: its input and its
+    weights; a timm tag keeps timm's own record of where that tag lives."""
+    from zoo.build.timm_face import pretrained_cfg
+
+    base = dict(getattr(model, "pretrained_cfg", None) or {})
+    ckpt = manifest.checkpoint
+    if ckpt is not None and ckpt.timm is not None:
+        tagged = _timm().models.get_pretrained_cfg(f"{_architecture(manifest)}.{ckpt.timm}")
+        if tagged is not None:
+            base.update({k: v for k, v in tagged.to_dict().items() if v is not None})
+    cfg = pretrained_cfg(manifest, base)
+    if ckpt is not None and ckpt.timm is not None:
+        cfg.update({k: base[k] for k in ("hf_hub_id", "hf_hub_filename", "url") if base.get(k)})
+    model.pretrained_cfg = cfg
+    model.default_cfg = cfg

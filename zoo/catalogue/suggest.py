@@ -1,0 +1,86 @@
+"""Ranking names close to a misspelt one: the "did you mean" of every lookup.
+
+difflib's ratio alone ranks ``convit_small`` and ``vit_small_patch16_224`` oddly for
+``vit_smal_patch16_224`` once thousands of timm names compete, and it ignores that people
+get the start of a name and its parts right more often than the rest. The score here is
+difflib's ratio, plus a bonus for the share of what was typed that the candidate starts
+with, plus one for the typed name's parts (``vit``, ``small``, ``patch16``...) found whole
+in the candidate, plus a larger one when the candidate starts with everything typed (an
+unfinished name). Names are compared whole and by the part after the group
+(``pathology/``, ``timm/``), whichever is closer, without regard to case.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable
+
+_SPLIT = re.compile(r"[/_.\-]+")
+
+#: Bonuses added to difflib's ratio (0..1).
+PREFIX_WEIGHT = 0.15
+TOKEN_WEIGHT = 0.1
+STARTS_WEIGHT = 0.5
+#: An unfinished name must be at least this long to count as the start of another.
+MIN_START = 3
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _SPLIT.split(text) if t]
+
+
+def _tail(text: str) -> str:
+    return text.rsplit("/", 1)[-1]
+
+
+def _bonus(typed: str, candidate: str) -> float:
+    prefix = len(os.path.commonprefix([typed, candidate])) / max(len(typed), 1)
+    wanted, have = _tokens(typed), set(_tokens(candidate))
+    tokens = sum(t in have for t in wanted) / len(wanted) if wanted else 0.0
+    starts = len(typed) >= MIN_START and candidate.startswith(typed)
+    return PREFIX_WEIGHT * prefix + TOKEN_WEIGHT * tokens + STARTS_WEIGHT * starts
+
+
+def score(query: str, candidate: str) -> float:
+    """How close ``candidate`` is to ``query`` (higher is closer), case-insensitive."""
+    q, c = query.lower(), candidate.lower()
+    return max(
+        difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() + _bonus(a, b)
+        for a, b in ((q, c), (_tail(q), _tail(c)))
+    )
+
+
+def rank(query: str, candidates: Iterable[str], limit: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The ``limit`` candidates closest to ``query``, closest first.
+
+    A candidate is considered when difflib's ratio reaches ``cutoff`` (whole or after the
+    group) or when it starts with what was typed, so unrelated names are never suggested;
+    ties put the shorter name first, then the alphabetical order.
+    """
+    q = query.lower()
+    forms = [(q, difflib.SequenceMatcher(autojunk=False))]
+    if _tail(q) != q:
+        forms.append((_tail(q), difflib.SequenceMatcher(autojunk=False)))
+    for typed, matcher in forms:
+        matcher.set_seq2(typed)  # difflib caches what it learns about the second sequence
+    scored: list[tuple[float, int, str]] = []
+    for candidate in set(candidates):
+        c = candidate.lower()
+        best = None
+        for typed, matcher in forms:
+            other = c if typed == q else _tail(c)
+            starts = len(typed) >= MIN_START and other.startswith(typed)
+            matcher.set_seq1(other)
+            if starts or (
+                matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff
+            ):
+                ratio = matcher.ratio()
+                if starts or ratio >= cutoff:
+                    value = ratio + _bonus(typed, other)
+                    best = value if best is None else max(best, value)
+        if best is not None:
+            scored.append((-best, len(candidate), candidate))
+    scored.sort()
+    return [name for _, _, name in scored[:limit]]
