@@ -59,7 +59,8 @@ def _probe(tmp_path: Path, argv: list[str] | None) -> dict[str, object]:
     )
     assert proc.returncode == 0, proc.stderr
     assert result.is_file(), proc.stderr
-    return json.loads(result.read_text())  # type: ignore[no-any-return]
+    found: dict[str, object] = json.loads(result.read_text())
+    return {**found, "out": proc.stdout, "err": proc.stderr}
 
 
 def test_import_zoo_is_light(tmp_path: Path) -> None:
@@ -98,3 +99,31 @@ def test_top_level_help_does_not_import_torch(tmp_path: Path) -> None:
     result = _probe(tmp_path, ["--help"])
     assert result["code"] == 0
     assert result["loaded"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["list", "timm/eva02*"], "timm/eva02_base_patch14_448.mim_in22k_ft_in22k_in1k"),
+        (["list", "timm/eva02*", "--json"], "timm/eva02_tiny_patch14_336"),
+        (["show", "timm/vit_small_patch16_224.dino"], "timm/vit_small_patch16_224.dino"),
+        (["show", "timm/vit_small_patch16_224.dino", "--json"], '"embedding_dim": 384'),
+        (["show", "timm/vit_smal_patch16_224"], None),  # a suggestion, from the index too
+        (["show", "timm/vit_small_patch16_224.dinoo"], None),  # the tags, from the index
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_timm_names_with_the_index_import_neither_torch_nor_timm(
+    tmp_path: Path, argv: list[str], expected: str | None
+) -> None:
+    pytest.importorskip("timm")
+    from zoo.catalogue import timm_registry
+
+    # The index is there (the test's ZOO_HOME starts with it) and knows this architecture's
+    # outputs, as after its first build.
+    timm_registry.manifest_data("timm/vit_small_patch16_224")
+    result = _probe(tmp_path, argv)
+    assert result["code"] == (0 if expected else 1), result["err"]
+    assert result["loaded"] == [], f"`zoo {' '.join(argv)}` imported {result['loaded']}"
+    said = str(result["out"]) + str(result["err"])
+    assert (expected or "Did you mean 'timm/vit_small_patch16_224") in said

@@ -105,11 +105,19 @@ def test_resolve_good(value: object, resolved: list[int] | None) -> None:
     [
         (0, LEVELS, "to select block 0 pass a list: out_indices=[0]"),
         (13, LEVELS, "asks for the last 13 blocks; the model has 12 (valid: 1..12)"),
-        (-1, LEVELS, "an int n asks for the last n blocks (valid: 1..12); to select block -1 pass a list: out_indices=[-1]"),
+        (
+            -1,
+            LEVELS,
+            "an int n asks for the last n blocks (valid: 1..12); to select block -1 pass a list: out_indices=[-1]",
+        ),
         ("-1", LEVELS, "out_indices=[-1]"),
         (-12, LEVELS, "out_indices=[-12]"),
         (-13, LEVELS, "an int n asks for the last n blocks (valid: 1..12)"),
-        ((1, 1), LEVELS, "out_indices [1, 1]: 1 is the same block (1 of 0..11); give each block once"),
+        (
+            (1, 1),
+            LEVELS,
+            "out_indices [1, 1]: 1 is the same block (1 of 0..11); give each block once",
+        ),
         ([-1, 11], LEVELS, "-1 and 11 are the same block (11 of 0..11)"),
         ("[0, -12]", LEVELS, "0 and -12 are the same block"),
         ((2, 3, 2), LEVELS, "2 is the same block"),

@@ -101,7 +101,7 @@ def test_register_model_in_process() -> None:
 
 
 def test_register_cannot_shadow_the_catalogue() -> None:
-    with pytest.raises(UsageError, match="already registered.*catalogue"):
+    with pytest.raises(UsageError, match=r"already registered.*catalogue"):
         register_model(VIT_S)(lambda: _Tiny(2))
 
 

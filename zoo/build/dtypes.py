@@ -43,9 +43,9 @@ def dtype_name(value: Any) -> str | None:
     text = str(value).strip().lower().removeprefix("torch.")
     name = ALIASES.get(text, text)
     if name not in NAMES:
-        import difflib
+        from zoo.catalogue.suggest import rank
 
-        close = difflib.get_close_matches(text, [*NAMES, *ALIASES], n=1, cutoff=0.6)
+        close = rank(text, [*NAMES, *ALIASES], limit=1)
         hint = f" (did you mean {ALIASES.get(close[0], close[0])!r}?)" if close else ""
         raise UsageError(
             f"dtype {value!r} is not one zoo loads models in{hint}: use one of "
@@ -61,7 +61,8 @@ def torch_dtype(value: Any) -> torch.dtype | None:
         return None
     import torch
 
-    return getattr(torch, name)  # type: ignore[no-any-return]
+    dtype: torch.dtype = getattr(torch, name)
+    return dtype
 
 
 def choices() -> list[str]:

@@ -36,11 +36,29 @@ def check_overrides(overrides: Mapping[str, Any], keywords: Iterable[str], where
     for key in overrides:
         if key in known:
             continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=CUTOFF)
+        close = [k for k in known if _typo_of(key, k)]
+        close = close or difflib.get_close_matches(key, known, n=1, cutoff=CUTOFF)
         if close:
             raise ArgumentError(
                 f"{where}: unexpected keyword argument {key!r}; did you mean {close[0]!r}?"
             )
+
+
+def _typo_of(typed: str, keyword: str) -> bool:
+    """One slip (two in a keyword longer than six letters): a letter missing, added, changed or
+    two letters swapped (the optimal-string-alignment distance)."""
+    if abs(len(typed) - len(keyword)) > 2:
+        return False
+    rows = [list(range(len(keyword) + 1))]
+    for i, a in enumerate(typed, 1):
+        row = [i]
+        for j, b in enumerate(keyword, 1):
+            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a != b))
+            if i > 1 and j > 1 and a == keyword[j - 2] and typed[i - 2] == b:
+                cost = min(cost, rows[-2][j - 2] + 1)
+            row.append(cost)
+        rows.append(row)
+    return rows[-1][-1] <= (1 if len(keyword) <= 6 else 2)
 
 
 def parameters(fn: Callable[..., Any]) -> list[str]:

@@ -25,6 +25,7 @@ from zoo.catalogue.parse import read_manifest
 from zoo.errors import MissingPackageError, UsageError
 from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
 
+
 def loader(wrapper_type: str) -> Builder:
     """The ``build`` function of a wrapper type (its module is imported now, not before)."""
     module = importlib.import_module(f"zoo.build.loaders.{wrapper_type}")

@@ -180,10 +180,12 @@ class TimmFace:
         (there is no classifier: timm's ``num_classes=0``)."""
         if self.manifest.output.pooling == "pooler":
             head: Any = self.backbone.forward_head
-            return head(x, pre_logits=True)  # type: ignore[no-any-return]
+            pooled: torch.Tensor = head(x, pre_logits=True)
+            return pooled
         from zoo.build.outputs import pool
 
-        return pool(_GivenTokens(self.backbone, self.manifest), x, self.manifest)  # type: ignore[no-any-return]
+        embedding: torch.Tensor = pool(_GivenTokens(self.backbone, self.manifest), x, self.manifest)
+        return embedding
 
     def _forward_intermediates(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         method: Any = self.backbone.forward_intermediates

@@ -13,7 +13,6 @@ unfinished name). Names are compared whole and by the part after the group
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable
 
@@ -35,8 +34,17 @@ def _tail(text: str) -> str:
     return text.rsplit("/", 1)[-1]
 
 
+def _shared_start(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def _bonus(typed: str, candidate: str) -> float:
-    prefix = len(os.path.commonprefix([typed, candidate])) / max(len(typed), 1)
+    prefix = _shared_start(typed, candidate) / max(len(typed), 1)
     wanted, have = _tokens(typed), set(_tokens(candidate))
     tokens = sum(t in have for t in wanted) / len(wanted) if wanted else 0.0
     starts = len(typed) >= MIN_START and candidate.startswith(typed)
@@ -73,9 +81,7 @@ def rank(query: str, candidates: Iterable[str], limit: int = 3, cutoff: float = 
             other = c if typed == q else _tail(c)
             starts = len(typed) >= MIN_START and other.startswith(typed)
             matcher.set_seq1(other)
-            if starts or (
-                matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff
-            ):
+            if starts or (matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff):
                 ratio = matcher.ratio()
                 if starts or ratio >= cutoff:
                     value = ratio + _bonus(typed, other)

@@ -101,7 +101,10 @@ class TimmIndex:
         matching an fnmatch pattern on the full name when given."""
         found = [PREFIX + a for a in self.archs]
         found += [
-            f"{PREFIX}{a}.{t}" for a, e in self.archs.items() for t in e["tags"] if self.has_weights(a, t)
+            f"{PREFIX}{a}.{t}"
+            for a, e in self.archs.items()
+            for t in e["tags"]
+            if self.has_weights(a, t)
         ]
         return sorted(n for n in found if pattern is None or fnmatch.fnmatchcase(n, pattern))
 

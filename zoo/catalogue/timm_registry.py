@@ -129,10 +129,11 @@ def _build_dims(arch: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
     except TypeError as exc:
         raise ArgumentError(f"timm/{arch}: {arch} rejects its keyword arguments: {exc}") from None
-    info = list(getattr(model, "feature_info", None) or [])
+    found: Any = model  # a timm model: its attributes are timm's, not nn.Module's
+    info = list(getattr(found, "feature_info", None) or [])
     patch = getattr(getattr(model, "patch_embed", None), "patch_size", None)
     return {
-        "embedding_dim": int(getattr(model, "head_hidden_size", None) or model.num_features),
+        "embedding_dim": int(getattr(found, "head_hidden_size", None) or found.num_features),
         "prefix_tokens": int(getattr(model, "num_prefix_tokens", 0) or 0),
         "patch_size": int(patch[0]) if isinstance(patch, (tuple, list)) else patch,
         "feature_levels": len(info),

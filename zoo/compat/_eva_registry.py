@@ -57,10 +57,12 @@ class Registry:
             RegistryLookupError: Unknown name (eva's ``ValueError``, with close names).
         """
         if name not in self._registry:
+            entries = self.entries()
             raise RegistryLookupError(
                 name,
-                rank(name, self.entries()),
+                rank(name, entries),
                 wording=f"Item {name} not found in the registry.",
+                fallback=f" Registered: {', '.join(entries) or 'nothing'}.",
             )
         return self._registry[name]
 
@@ -238,7 +240,9 @@ class BackboneModelRegistry:
         Raises:
             RegistryLookupError: Unknown name (with suggestions); a ``LookupError`` and a ``ValueError``.
         """
-        return backbone_registry.lookup(model_name, f"Model {model_name} not found in the registry.")
+        return backbone_registry.lookup(
+            model_name, f"Model {model_name} not found in the registry."
+        )
 
     @classmethod
     def load_model(

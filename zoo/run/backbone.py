@@ -27,8 +27,8 @@ from torch import nn
 
 from zoo import constants
 from zoo.build.indices import parse_out_indices
-from zoo.build.outputs import ZooModel
 from zoo.build.kwargs import check_overrides
+from zoo.build.outputs import ZooModel
 from zoo.errors import UsageError, ZooError
 from zoo.manifest import Manifest
 
@@ -80,7 +80,9 @@ def resolve_out_indices(value: Any, *, use_env: bool = True) -> tuple[Any, str |
 
 def _blame(exc: ZooError, variables: dict[str, str]) -> ZooError:
     """The same error, its message saying which environment variables chose what failed."""
-    said = "; ".join(f"{what} came from the environment variable {v}" for what, v in variables.items())
+    said = "; ".join(
+        f"{what} came from the environment variable {v}" for what, v in variables.items()
+    )
     exc.args = (f"{exc} ({said}; unset it or pass use_env=False)",)
     return exc
 

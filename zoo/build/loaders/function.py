@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
+from zoo.build.kwargs import did_you_mean, parameters
 from zoo.build.loaders._base import Adapter, BuildContext
 from zoo.build.loaders._generic import adapter_for, as_module, attach_weights, build_scope
 from zoo.build.objects import import_object, resolve_objects
-from zoo.build.kwargs import did_you_mean, parameters
 from zoo.errors import ArgumentError
 from zoo.manifest import FunctionWrapper, Manifest
 

@@ -193,5 +193,6 @@ def tell_the_truth(model: nn.Module, manifest: Manifest) -> None:
     cfg = pretrained_cfg(manifest, base)
     if ckpt is not None and ckpt.timm is not None:
         cfg.update({k: base[k] for k in ("hf_hub_id", "hf_hub_filename", "url") if base.get(k)})
-    model.pretrained_cfg = cfg
-    model.default_cfg = cfg
+    # Plain attributes of timm models (nn.Module's typing only knows tensors and modules).
+    object.__setattr__(model, "pretrained_cfg", cfg)
+    object.__setattr__(model, "default_cfg", cfg)
