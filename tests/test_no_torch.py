@@ -41,7 +41,9 @@ with open(result_file, "w") as f:
 """
 
 
-def _probe(tmp_path: Path, argv: list[str] | None) -> dict[str, object]:
+def _probe(
+    tmp_path: Path, argv: list[str] | None, heavy: tuple[str, ...] = HEAVY
+) -> dict[str, object]:
     result = tmp_path / "result.json"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(
@@ -49,7 +51,7 @@ def _probe(tmp_path: Path, argv: list[str] | None) -> dict[str, object]:
     )
     env["ZOO_CATALOG_PATH"] = str(VALID_DIR)
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(result), json.dumps(argv), json.dumps(HEAVY)],
+        [sys.executable, "-c", _PROBE, str(result), json.dumps(argv), json.dumps(heavy)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -122,7 +124,8 @@ def test_timm_names_with_the_index_import_neither_torch_nor_timm(
     # The index is there (the test's ZOO_HOME starts with it) and knows this architecture's
     # outputs, as after its first build.
     timm_registry.manifest_data("timm/vit_small_patch16_224")
-    result = _probe(tmp_path, argv)
+    _probe(tmp_path, ["list"])  # the listing index, as after any first listing
+    result = _probe(tmp_path, argv, (*HEAVY, "pydantic", "yaml"))
     assert result["code"] == (0 if expected else 1), result["err"]
     assert result["loaded"] == [], f"`zoo {' '.join(argv)}` imported {result['loaded']}"
     said = str(result["out"]) + str(result["err"])
