@@ -381,16 +381,16 @@ class RegistryLookupError(ModelNotFoundError, ValueError):
         suggestions: Close names.
         wording: eva's own sentence for the miss (``Item {name} not found in the registry.``);
             zoo's suggestions follow it.
+        fallback: What follows the sentence when there is nothing to suggest.
     """
 
-    def __init__(self, name: str, suggestions: Sequence[str] = (), wording: str = "") -> None:
+    def __init__(
+        self, name: str, suggestions: Sequence[str] = (), wording: str = "", fallback: str = ""
+    ) -> None:
         super().__init__(name, suggestions)
         if wording:
-            hint = (
-                " Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
-                if self.suggestions
-                else " Run `zoo list` to see the catalogue's names."
-            )
+            close = ", ".join(repr(s) for s in self.suggestions)
+            hint = f" Did you mean {close}?" if close else fallback or " Run `zoo list`."
             self.args = (wording + hint,)
 
 

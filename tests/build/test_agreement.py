@@ -140,7 +140,7 @@ def test_each_entry_knows_its_own_keywords(typo: str, meant: str, entry: str) ->
 def test_builder_overrides_are_not_taken_for_typos(override: str) -> None:
     from zoo.build.kwargs import LOAD_KEYWORDS, check_overrides
 
-    check_overrides({override: 1}, LOAD_KEYWORDS, "here")  # nothing raised
+    assert check_overrides({override: 1}, LOAD_KEYWORDS, "here") is None  # nothing raised
 
 
 # -- out_indices the same way from Python, the CLI and the environment ----------------------------
@@ -150,7 +150,7 @@ def test_out_indices_minus_one_hints_a_list(run_cli: CliRunner) -> None:
     with pytest.raises(OutIndicesError, match=r"pass a list: out_indices=\[-1\]"):
         zoo.load(TINY, pretrained=False, out_indices=-1)
     code, _, err = run_cli("load", TINY, "--random-init", "--out-indices=-1")
-    assert code == 1
+    assert code == 2  # a usage error, as on the command line any bad argument is
     assert "out_indices=[-1]" in err
     with pytest.raises(OutIndicesError, match="give each block once"):
         zoo.load(TINY, pretrained=False, out_indices=(1, 1))

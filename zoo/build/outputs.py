@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from zoo.build.loaders._base import Adapter
-from zoo.build.timm_face import TimmFace
+from zoo.build.timm_face import GivenTokens, TimmFace
 from zoo.errors import ContractError, UsageError
 from zoo.manifest import Manifest, VolumeInputSpec
 
@@ -136,6 +136,10 @@ class ZooModel(TimmFace, nn.Module):
         if x.is_floating_point() and x.dtype != (dtype := self.dtype):
             x = x.to(dtype)
         return x
+
+    def _pool_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The manifest's pooling of given final tokens (``forward_head``)."""
+        return pool(GivenTokens(self.backbone, self.manifest), tokens, self.manifest)
 
     def forward(self, x: torch.Tensor) -> Any:
         """Embeddings ``[B, D]``, or the selected feature maps (a list)."""

@@ -100,7 +100,7 @@ def pretrained_cfg(manifest: Manifest, base: Mapping[str, Any] | None = None) ->
     return cfg
 
 
-class _GivenTokens(Adapter):
+class GivenTokens(Adapter):
     """An adapter whose "tokens" are the tensor it is called with (pooling given features)."""
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,6 +117,8 @@ class TimmFace:
     if TYPE_CHECKING:
 
         def _check_input(self, x: torch.Tensor) -> torch.Tensor: ...
+
+        def _pool_tokens(self, tokens: torch.Tensor) -> torch.Tensor: ...
 
     @property
     def pretrained_cfg(self) -> dict[str, Any]:
@@ -182,10 +184,7 @@ class TimmFace:
             head: Any = self.backbone.forward_head
             pooled: torch.Tensor = head(x, pre_logits=True)
             return pooled
-        from zoo.build.outputs import pool
-
-        embedding: torch.Tensor = pool(_GivenTokens(self.backbone, self.manifest), x, self.manifest)
-        return embedding
+        return self._pool_tokens(x)
 
     def _forward_intermediates(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         method: Any = self.backbone.forward_intermediates
