@@ -65,7 +65,7 @@ def test_weights_states(catalog: Path, run_cli: Any) -> None:
         "testing/hf_cached": "cached",
         "testing/local": "local",
         "testing/random": "none",
-        "testing/timm_tag": "unknown",
+        "testing/timm_tag": "missing",  # where the tag lives is known: timm/<arch>.<tag> on the Hub
         "testing/url_missing": "missing",
     }
     row = next(r for r in report["models"] if r["name"] == "testing/hf_cached")
@@ -156,6 +156,7 @@ def test_doctor_never_imports_torch_nor_uses_the_network(catalog: Path) -> None:
         "from zoo.cli import main\n"
         "code = main(['doctor', '--json'])\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'timm' not in sys.modules, 'timm was imported'\n"
         "sys.exit(code)\n"
     )
     proc = subprocess.run(
@@ -176,3 +177,28 @@ def test_hf_cached_finds_pinned_and_unpinned(catalog: Path) -> None:
     )
     assert hf.cached(HfLocation(repo="o/cached")) is not None
     assert hf.cached(HfLocation(repo="o/absent")) is None
+
+
+def test_a_timm_tag_is_found_where_timms_registry_says(
+    catalog: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # zoo's index of timm's registry (not an import of timm) says where the tag lives.
+    pytest.importorskip("timm")
+    snapshot = hf_add(
+        constants.hf_hub_cache(),
+        "timm/vit_tiny_patch16_224.augreg_in21k",
+        {"model.safetensors": b"t"},
+        commit=COMMIT,
+    )
+    _, report = _rows(run_cli, "testing/timm_tag")
+    (row,) = report["models"]
+    assert row["weights"] == "cached"
+    assert row["weights_path"] == str(snapshot / "model.safetensors")
+    # Without timm (no index can be made), the usual Hub layout is still looked in...
+    from zoo.catalogue import timm_index
+
+    monkeypatch.setattr(timm_index, "installed_version", lambda: None)
+    assert _rows(run_cli, "testing/timm_tag")[1]["models"][0]["weights"] == "cached"
+    # ...and a miss there is "unknown": the tag may live elsewhere.
+    (snapshot / "model.safetensors").unlink()
+    assert _rows(run_cli, "testing/timm_tag")[1]["models"][0]["weights"] == "unknown"

@@ -90,7 +90,7 @@ class Output:
 
     def json(self, data: Any) -> None:
         """Print data as JSON (stdout)."""
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_text(data) + "\n")
 
     def _line(self, text: str, *, bold: bool = False) -> None:
         # Text, never markup (a licence, a tag or a name may hold `[...]`); unsafe characters
@@ -102,6 +102,7 @@ class Output:
         rows: Sequence[Mapping[str, Any]],
         columns: Sequence[Column],
         *,
+        title: str | None = None,
         empty: str = "nothing to show",
         optional: Sequence[str] = (),
         prose: Sequence[str] = (),
@@ -111,6 +112,7 @@ class Output:
         Args:
             rows: One dict per row.
             columns: ``(key, header)`` pairs; the first is the name, which is never cut.
+            title: A line above the table.
             empty: The message when there are no rows.
             optional: Keys of columns that may be left out when the terminal is narrow, the
                 least useful first (a note on stderr says which were).
@@ -130,6 +132,8 @@ class Output:
             optional=[keys.index(k) for k in optional if k in keys],
             prose=[keys.index(k) for k in prose if k in keys],
         )
+        if title is not None:
+            self._line(title, bold=True)
         if laid.header is not None:
             self._line(laid.header, bold=True)
         for line in laid.lines:
