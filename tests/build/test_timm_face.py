@@ -47,8 +47,13 @@ def _same_preprocessing(model: Any, reference: Any) -> None:
         torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
 
 
+#: Image entries (timm's 2-D transforms); volumes are checked below.
+IMAGES = [m.name for m in zoo.Catalog().list() if getattr(m.input, "kind", "image") != "volume"]
+VOLUMES = [m.name for m in zoo.Catalog().list() if m.name not in IMAGES]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", zoo.Catalog().names())
+@pytest.mark.parametrize("name", IMAGES)
 def test_timm_recipe_gives_the_manifests_preprocessing(name: str) -> None:
     model = zoo.load(name, meta=True, trust_remote_code=True)
     _same_preprocessing(model, zoo.transforms(name))
@@ -80,6 +85,17 @@ def test_every_crop_mode_and_shape_agrees_with_timm(kit: Kit, spec: dict[str, An
         data["wrapper"]["kwargs"]["in_chans"] = 1
     model = kit.load(data, meta=True)
     _same_preprocessing(model, zoo.transforms(model.manifest))
+
+
+@pytest.mark.parametrize("name", VOLUMES[:2])
+def test_a_volume_tells_its_size_and_no_2d_crop(name: str) -> None:
+    model = zoo.load(name, meta=True, trust_remote_code=True)
+    spec = model.manifest.input
+    cfg = model.pretrained_cfg
+    assert cfg["input_size"] == (spec.in_chans, *spec.size)  # (C, D, H, W)
+    assert "crop_pct" not in cfg
+    assert "interpolation" not in cfg
+    assert cfg["num_classes"] == 0
 
 
 def test_inner_timm_model_tells_the_same_truth() -> None:

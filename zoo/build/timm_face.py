@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from zoo.build.loaders._base import Adapter
+from zoo.manifest import InputSpec
 
 if TYPE_CHECKING:
     import torch
@@ -81,18 +82,26 @@ def pretrained_cfg(manifest: Manifest, base: Mapping[str, Any] | None = None) ->
     cfg.update(
         architecture=architecture or manifest.name,
         tag=ckpt.timm if ckpt is not None else None,
-        input_size=(spec.in_chans, int(spec.size[0]), int(spec.size[1])),
+        input_size=(spec.in_chans, *(int(n) for n in spec.size)),
         fixed_input_size=not spec.dynamic_size,
-        interpolation=spec.interpolation,
-        crop_pct=spec.crop_pct,
-        crop_mode=spec.crop_mode,
-        mean=tuple(spec.mean),
-        std=tuple(spec.std),
         num_classes=0,
         license=manifest.license.id if manifest.license is not None else None,
         description=manifest.description or None,
         zoo_name=manifest.name,
     )
+    if isinstance(spec, InputSpec):
+        cfg.update(
+            interpolation=spec.interpolation,
+            crop_pct=spec.crop_pct,
+            crop_mode=spec.crop_mode,
+            mean=tuple(spec.mean),
+            std=tuple(spec.std),
+        )
+    else:  # a volume: (C, D, H, W); timm's 2-D transforms do not apply, the statistics do
+        for key in ("interpolation", "crop_pct", "crop_mode", "mean", "std"):
+            cfg.pop(key, None)
+        if spec.mean is not None and spec.std is not None:
+            cfg.update(mean=tuple(spec.mean), std=tuple(spec.std))
     if ckpt is not None:
         if ckpt.hf is not None:
             cfg.update(hf_hub_id=ckpt.hf.repo, hf_hub_filename=ckpt.hf.filename)

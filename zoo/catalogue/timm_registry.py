@@ -224,7 +224,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "sha256": None,
             "format": "auto",
             "key": None,
-            "remap": {"strip_prefix": [], "rename": {}, "drop": []},
+            "remap": {"strip_prefix": [], "rename": {}, "drop": [], "keep": []},
             "strict": True,
         }
         if ckpt
@@ -246,6 +246,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "patch_size": data["output"]["patch_size"],
             "feature_levels": data["output"]["feature_levels"],
             "feature_dim": data["output"]["feature_dim"],
+            "grid": None,
         },
         "precision": {"default": "float32", "safe": ["float32"]},
         "metrics": {},
