@@ -59,29 +59,13 @@ class ModelNotFoundError(ZooError, LookupError):
 
 
 class TagNotFoundError(ModelNotFoundError):
-    """timm has the architecture but no pretrained tag of that name.
-
-    Attributes:
-        arch: The architecture.
-        tag: The tag asked for.
-        tags: Every tag of the architecture that has weights (``suggestions`` names them).
-        closest: The tag most like the one typed, if one is close.
-    """
+    """timm has the architecture (``arch``) but not the tag (``tag``); ``tags``: those it has with
+    weights (``suggestions`` names them), ``closest``: the one most like ``tag``, if any."""
 
     def __init__(
-        self, name: str, arch: str, tag: str, tags: Sequence[str], closest: str | None = None
+        self, name: str, arch: str, tag: str, tags: Sequence[str], closest: str | None, hint: str
     ) -> None:
         self.arch, self.tag, self.tags, self.closest = arch, tag, list(tags), closest
-        random = f"timm/{arch} builds it with random weights"
-        if not self.tags:
-            hint = f"timm's {arch} has no pretrained weights at all ({random})."
-        else:
-            hint = (
-                f"timm's {arch} has no pretrained tag {tag!r}; its tags are: "
-                f"{', '.join(self.tags)} (write timm/{arch}.<tag>; {random})."
-            )
-            if closest:
-                hint += f" Did you mean 'timm/{arch}.{closest}'?"
         super().__init__(name, [f"timm/{arch}.{t}" for t in self.tags], hint=hint)
 
 
@@ -368,21 +352,12 @@ class OutIndicesError(UsageError, IndexError):
 
 
 class ArgumentError(UsageError, TypeError):
-    """A builder (a timm architecture, a function) rejects its keyword arguments; also a
-    ``TypeError``, which is what calling it directly raises."""
+    """A builder or call rejects its keyword arguments; a ``TypeError`` too, as Python's own."""
 
 
 class RegistryLookupError(ModelNotFoundError, ValueError):
-    """``zoo.compat.eva``: a name neither in the catalogue nor registered; also a ``ValueError``,
-    which is what eva's registry raised.
-
-    Args:
-        name: The name asked for.
-        suggestions: Close names.
-        wording: eva's own sentence for the miss (``Item {name} not found in the registry.``);
-            zoo's suggestions follow it.
-        fallback: What follows the sentence when there is nothing to suggest.
-    """
+    """``zoo.compat.eva``: an unknown name, a ``ValueError`` as in eva; ``wording`` is eva's
+    sentence for it, then come zoo's suggestions (or ``fallback`` when there are none)."""
 
     def __init__(
         self, name: str, suggestions: Sequence[str] = (), wording: str = "", fallback: str = ""

@@ -81,9 +81,20 @@ def check(name: str) -> tuple[TimmIndex, str, str | None]:
     tags = index.tags(arch, weights_only=True)
     if tag is not None and tag not in tags:
         # timm itself would raise RuntimeError("Invalid pretrained tag"); list what there is.
-        closest = rank(tag, tags, limit=1)
-        raise TagNotFoundError(name, arch, tag, tags, closest[0] if closest else None)
+        closest = next(iter(rank(tag, tags, limit=1)), None)
+        raise TagNotFoundError(name, arch, tag, tags, closest, _tag_hint(arch, tag, tags, closest))
     return index, arch, index.resolve_tag(arch, tag)
+
+
+def _tag_hint(arch: str, tag: str, tags: list[str], closest: str | None) -> str:
+    random = f"{PREFIX}{arch} builds it with random weights"
+    if not tags:
+        return f"timm's {arch} has no pretrained weights at all ({random})."
+    hint = (
+        f"timm's {arch} has no pretrained tag {tag!r}; its tags are: {', '.join(tags)} "
+        f"(write {PREFIX}{arch}.<tag>; {random})."
+    )
+    return hint + (f" Did you mean '{PREFIX}{arch}.{closest}'?" if closest else "")
 
 
 def summary(name: str) -> dict[str, Any]:
@@ -216,6 +227,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
         "paper": None,
         "gated": False,
         "wrapper": {**data["wrapper"], "kwargs": {}},
+        "requires": [],
         "checkpoint": {
             "path": None,
             "url": None,
