@@ -252,11 +252,11 @@ def test_read_volume_channels_and_refusals(tmp_path: Path) -> None:
     assert torch.equal(volume.affine, torch.eye(4, dtype=torch.float64))
     flat = tmp_path / "slice.nii"
     _nifti(flat, np.zeros((5, 6), dtype=np.float32), np.eye(4))
-    with pytest.raises(ValueError, match="has 3 axes .* this one has 2: shape"):
+    with pytest.raises(ValueError, match=r"has 3 axes .* this one has 2: shape"):
         read_volume(flat)
     words = tmp_path / "words.npy"
     np.save(words, np.array(["a", "b"]))
-    with pytest.raises(ValueError, match="a .npy volume holds numbers, not <U1"):
+    with pytest.raises(ValueError, match=r"a \.npy volume holds numbers, not <U1"):
         read_volume(words)
-    with pytest.raises(ValueError, match="reads volumes from .nii, .nii.gz and .npy files"):
+    with pytest.raises(ValueError, match=r"reads volumes from \.nii, \.nii\.gz and \.npy files"):
         read_volume(tmp_path / "scan.mha")
