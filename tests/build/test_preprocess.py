@@ -57,6 +57,36 @@ def test_border_mode_pads_with_the_mean() -> None:
     assert out[:, 16].abs().max() > 0.01
 
 
+def test_zero_pad_fill_pads_black_as_medsiglip_pads_to_a_square() -> None:
+    from torchvision import transforms as tv
+
+    spec = InputSpec(
+        size=(32, 32), mean=[0.5] * 3, std=[0.5] * 3, interpolation="bilinear",
+        crop_mode="border", pad_fill="zero",
+    )  # fmt: skip
+    img = _image(64, 16)
+    ours = EvalTransform(spec)(img)
+    assert torch.equal(ours[:, 0], torch.full_like(ours[:, 0], -1.0))  # black, normalized
+    assert "pad_fill='zero'" in repr(EvalTransform(spec))
+    # The MedSigLIP authors' order (fine_tune_for_image_classification.ipynb): zero-pad to a
+    # square (CenterCrop to the longer side), then resize; the same up to resampling.
+    authors = tv.Compose(
+        [
+            tv.CenterCrop(max(img.size)),
+            tv.Resize((32, 32), interpolation=tv.InterpolationMode.BILINEAR),
+            tv.ToTensor(),
+            tv.Normalize([0.5] * 3, [0.5] * 3),
+        ]
+    )(img)
+    assert (ours - authors).abs().mean() < 0.05
+    assert ours.shape == authors.shape
+
+
+def test_pad_fill_needs_border_mode() -> None:
+    with pytest.raises(ValueError, match="pad_fill zero applies to crop_mode border only"):
+        InputSpec(size=(8, 8), mean=[0.5], std=[0.5], pad_fill="zero")
+
+
 def test_non_square_center_keeps_the_aspect_ratio_and_crops() -> None:
     spec = InputSpec(size=(32, 48), mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], crop_pct=1.0)
     out = EvalTransform(spec)(_image(100, 100))

@@ -183,7 +183,7 @@ def test_segresnet_levels_and_embedding(tmp_path: Path) -> None:
 def test_every_3d_catalogue_entry_builds_on_meta_with_its_contract() -> None:
     entries = zoo.Catalog().list(group="radiology")
     volumes = [m for m in entries if m.output.grid is not None]
-    assert len(volumes) == 8
+    assert len(volumes) == 9  # eva's 8 and CT-FM
     for m in volumes:
         result = check_build(m)
         assert result.ok, (m.name, result.problems)

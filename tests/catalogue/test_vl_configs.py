@@ -1,6 +1,6 @@
 """The vision-language entries' inline architectures, field by field, against the configurations
 their models were trained from: transformers' CLIP defaults (openai/clip-vit-base-patch32, which
-PLIP fine-tuned) and open_clip's bundled model configs (QuiltNet's ViT-B-32 and ViT-B-16, PathGen-CLIP's ViT-B-16)."""
+PLIP and PubMedCLIP fine-tuned) and open_clip's bundled model configs (QuiltNet's ViT-B-32 and ViT-B-16, PathGen-CLIP's ViT-B-16)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import zoo
 from zoo.manifest import OpenClipWrapper, TransformersWrapper
 
 
-def test_plip_is_clips_vit_b32_with_its_projection() -> None:
+@pytest.mark.parametrize("name", ["pathology/stanford_plip", "radiology/pubmedclip_vit_b32"])
+def test_plip_is_clips_vit_b32_with_its_projection(name: str) -> None:
     transformers = pytest.importorskip("transformers")
-    wrapper = zoo.Catalog().get("pathology/stanford_plip").wrapper
+    wrapper = zoo.Catalog().get(name).wrapper
     assert isinstance(wrapper, TransformersWrapper)
     # transformers documents its CLIPVisionConfig defaults as openai/clip-vit-base-patch32's.
     defaults = transformers.CLIPVisionConfig()
@@ -42,7 +43,7 @@ def test_quiltnet_is_open_clips_own_config(name: str, config: str) -> None:
 def test_unprojected_twins_share_architecture_and_weights() -> None:
     catalog = zoo.Catalog()
     twins = [m for m in catalog if m.name.endswith("_unprojected")]
-    assert len(twins) == 5
+    assert len(twins) == 7
     for twin in twins:
         base = catalog.get(twin.name.removesuffix("_unprojected"))
         assert twin.same_weights_as == base.name

@@ -40,6 +40,7 @@ class EvalTransform:
         s = self.spec
         return (
             f"EvalTransform(size={self.size}, resize={self.scale_size}, crop_mode={s.crop_mode!r}, "
+            f"{f'pad_fill={s.pad_fill!r}, ' if s.crop_mode == 'border' else ''}"
             f"interpolation={s.interpolation!r}, mean={s.mean}, std={s.std})"
         )
 
@@ -65,7 +66,7 @@ class EvalTransform:
             if h < th or w < tw:
                 fill = (
                     [round(255 * v) for v in self.spec.mean]
-                    if not isinstance(img, torch.Tensor)
+                    if not isinstance(img, torch.Tensor) and self.spec.pad_fill == "mean"
                     else 0
                 )
                 left, top = max(tw - w, 0) // 2, max(th - h, 0) // 2

@@ -104,7 +104,9 @@ def embed_command(
     as_json: bool,
 ) -> None:
     """Embed IMAGES (folders, searched recursively, or list files with one path per line) with
-    NAME: OUT/index.json and OUT/shards/ (rows in key order), OUT/provenance.json.
+    NAME: OUT/index.json and OUT/shards/ (rows in key order), OUT/provenance.json. For a 3-D
+    encoder the files are volumes: NIfTI (.nii, .nii.gz; reoriented and resampled as the
+    manifest says) or .npy (taken as already in the model's orientation and spacing).
 
     Re-running the same command after a crash or Ctrl-C embeds only what is missing.
     With --devices N (and --num-nodes) it runs N processes with DDP (gloo on CPU).
@@ -153,8 +155,9 @@ def embed_command(
     if summary["skipped"]:
         first = "; ".join(f"{s['path']} ({s['error']})" for s in summary["skipped_first"])
         more = ", ..." if summary["skipped"] > len(summary["skipped_first"]) else ""
+        noun = "volumes" if summary["kind"] == "volume" else "images"
         output.message(
-            f"{summary['skipped']} of {summary['images']} images could not be read and were "
+            f"{summary['skipped']} of {summary['images']} {noun} could not be read and were "
             f"skipped: {first}{more}. All are listed in {summary['provenance']}."
         )
     shown = {k: v for k, v in summary.items() if k != "skipped_first"}  # in the message above

@@ -82,11 +82,19 @@ class InputSpec(StrictModel):
     crop_mode: Literal["center", "squash", "border"] = "center"
     """How the evaluation transform crops (timm's `crop_mode`): `center` resizes the short side then
     center-crops; `squash` resizes both sides to the target (aspect ratio not kept); `border` pads."""
+    pad_fill: Literal["mean", "zero"] = "mean"
+    """What `crop_mode: border` pads with: `mean` (the mean colour, as timm pads), or `zero` (black,
+    0 before normalization: the authors zero-pad to a square, e.g. MedSigLIP)."""
     dynamic_size: Flag = False
     """Other input sizes (multiples of the patch size) are allowed."""
 
     @model_validator(mode="after")
     def _per_channel(self) -> Self:
+        if self.pad_fill != "mean" and self.crop_mode != "border":
+            raise ValueError(
+                f"pad_fill {self.pad_fill} applies to crop_mode border only (crop_mode is "
+                f"{self.crop_mode}, which never pads): remove pad_fill or set crop_mode: border"
+            )
         if len(self.mean) != len(self.std):
             raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
         if self.channels is not None and self.channels != len(self.mean):

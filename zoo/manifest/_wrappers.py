@@ -170,9 +170,11 @@ class MonaiWrapper(_KwargsMixin):
 
     type: Literal["monai"]
     """Wrapper type."""
-    network: Literal["SwinUNETR", "SegResNet"]
+    network: Literal["SwinUNETR", "SegResNet", "SegResEncoder"]
     """The MONAI network class. zoo keeps its encoder: SwinUNETR's `swinViT` and `encoder1-4, 10`
-    (6 maps at strides 1..32), SegResNet's `convInit` and `down_layers` (one map per stage)."""
+    (6 maps at strides 1..32), SegResNet's `convInit` and `down_layers` (one map per stage);
+    `SegResEncoder` (`monai.networks.nets.segresnet_ds`, the encoder of SegResNetDS, e.g. CT-FM)
+    is an encoder already: `conv_init`, then one map per level of `layers`."""
     kwargs: Kwargs = {}
     """Constructor keyword arguments (`in_channels`, `feature_size`, `use_v2`, `init_filters`...).
     `out_channels` only sizes the decoder, which zoo removes; it defaults to 1."""

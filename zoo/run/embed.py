@@ -1,5 +1,8 @@
 """Feature extraction at scale: a model over image folders with PyTorch Lightning's ``Trainer.predict``.
 
+A 3-D encoder reads volumes instead (NIfTI and ``.npy`` files, zoo.run.embed_volumes): the
+same keys, output format, resuming and provenance.
+
 One process per device (DDP over devices and nodes, gloo on CPU). The images, sorted by
 key, are cut into blocks of ``shard_size``; each process embeds its share of the blocks
 and writes each one as a shard of ``<out>/shards/`` the moment it is complete, so no
@@ -30,9 +33,10 @@ import torch
 from zoo.build.devices import check_accelerator
 from zoo.build.outputs import ZooModel
 from zoo.errors import EmbedInterruptedError, MissingExtraError, UsageError
-from zoo.run.embed_images import ImageDataset, collate, collect_images
+from zoo.run.embed_images import ImageDataset, collate, collect_images, suffix
 from zoo.run.embed_out import check_out
 from zoo.run.embed_shards import FORMATS, _pyarrow
+from zoo.run.embed_volumes import NIFTI, VolumeDataset, forward, is_volume_model, nibabel
 
 try:
     import lightning.pytorch as pl
@@ -72,22 +76,12 @@ class EmbedConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def refuse_volumes(name: str) -> None:
-    """zoo embed reads 2-D images only: a volume model is refused before anything is loaded.
-
-    Raises:
-        UsageError: The model's input is a volume.
-    """
+def reads_volumes(name: str) -> bool:
+    """Whether the model (a catalogue name or a manifest file) takes volumes: then zoo embed
+    reads volume files instead of images. Asked before anything is loaded."""
     from zoo.build.catalog import Catalog
-    from zoo.manifest import VolumeInputSpec
 
-    manifest = Catalog().resolve(name)
-    if isinstance(manifest.input, VolumeInputSpec):
-        raise UsageError(
-            f"zoo embed reads 2-D images, but {manifest.name} takes volumes [C, D, H, W]; volumes "
-            "(NIfTI, .npy) are not supported by zoo embed yet: embed them in Python with "
-            "x = model.preprocess(volume) and model(x[None])"
-        )
+    return is_volume_model(Catalog().resolve(name))
 
 
 def load_model(config: EmbedConfig) -> ZooModel:
@@ -120,8 +114,9 @@ class EmbedModule(pl.LightningModule):
 
     def predict_dataloader(self) -> Any:
         cuda = self.trainer.strategy.root_device.type == "cuda"
+        kind = VolumeDataset if self.writer.volumes else ImageDataset
         return torch.utils.data.DataLoader(
-            ImageDataset(self.writer.images, self.model.preprocess),
+            kind(self.writer.images, self.writer.transform),
             batch_size=self.config.batch,
             sampler=self.writer.indices(),  # in block order: each block completes in turn
             num_workers=self.config.workers,
@@ -134,8 +129,7 @@ class EmbedModule(pl.LightningModule):
         images = batch["images"]
         if images is None:
             return {"index": batch["index"], "outputs": [], "errors": batch["errors"]}
-        out = self.model(images)
-        outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+        outputs = forward(self.model, images)
         return {"index": batch["index"], "outputs": outputs, "errors": batch["errors"]}
 
 
@@ -211,14 +205,16 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
     check_accelerator(config.accelerator, config.devices)  # before Lightning starts
     if config.fmt not in FORMATS:
         raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}")
-    refuse_volumes(config.name)
+    volumes = reads_volumes(config.name)
     if config.fmt == "parquet":
         _pyarrow()
     if config.shard_size < 1:
         raise UsageError(f"--shard-size {config.shard_size}: must be at least 1")
     _precision(config.precision)
     check_out(config.out, config.overwrite)  # early, on every rank; rank 0 checks again and acts
-    images = collect_images(config.images, skip_missing=config.skip_missing)
+    images = collect_images(config.images, skip_missing=config.skip_missing, volumes=volumes)
+    if volumes and any(suffix(images.key(i)) in NIFTI for i in range(len(images))):
+        nibabel()  # before any process starts: a missing reader is one error, not one per file
     model = load_model(config)
     writer = EmbedWriter(config, images, model, report or log.warning)
     callbacks: list[Any] = [writer]

@@ -1,6 +1,8 @@
 """``zoo embed`` input: the image list (folders and list files, one key per image) and its dataset.
 
-Keys are the names rows carry in the output:
+The same list holds volumes for a 3-D encoder (``.nii``, ``.nii.gz``, ``.npy``; read by
+:mod:`zoo.run.embed_volumes`): only the file types differ. Keys are the names rows carry in
+the output, the same rule for images and volumes:
 
 - an image found in a folder: its path relative to that folder (``sub/a.png``);
 - a relative entry of a list file: that path relative to the list file's folder,
@@ -31,6 +33,10 @@ from zoo.errors import UsageError
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 )
+#: The volume files zoo embed reads for a 3-D encoder (NIfTI through nibabel, NumPy arrays).
+VOLUME_EXTENSIONS = frozenset({".nii", ".nii.gz", ".npy"})
+#: Suffixes of two parts, recognised before the last dot alone.
+_COMPOUND = (".nii.gz",)
 #: How many missing or clashing names a message quotes.
 QUOTE = 3
 
@@ -95,8 +101,9 @@ class ImageList:
 # -- finding images ------------------------------------------------------------------------------
 
 
-def _walk(folder: Path) -> list[str]:
-    """Image files under ``folder`` as keys; hidden entries skipped, symlinked folders not followed."""
+def _walk(folder: Path, extensions: frozenset[str]) -> list[str]:
+    """Files with ``extensions`` under ``folder`` as keys; hidden entries skipped, symlinked
+    folders not followed."""
     found: list[str] = []
     pending = [""]
     while pending:
@@ -108,14 +115,19 @@ def _walk(folder: Path) -> list[str]:
                 key = f"{rel}/{entry.name}" if rel else entry.name
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(key)
-                elif _suffix(entry.name) in IMAGE_EXTENSIONS and entry.is_file():
+                elif suffix(entry.name) in extensions and entry.is_file():
                     found.append(key)
     return found
 
 
-def _suffix(name: str) -> str:
-    dot = name.rfind(".")
-    return name[dot:].lower() if dot > 0 else ""
+def suffix(name: str) -> str:
+    """The file type of a name, lowercase: ``.png``, ``.nii.gz`` (two parts), ``""`` for none."""
+    lower = name.lower()
+    for compound in _COMPOUND:
+        if lower.endswith(compound) and len(lower) > len(compound):
+            return compound
+    dot = lower.rfind(".")
+    return lower[dot:] if dot > 0 else ""
 
 
 def list_entries(file: Path) -> list[str]:
@@ -137,40 +149,55 @@ def entry_key(entry: str) -> str:
     return posixpath.normpath(path.as_posix())
 
 
-def collect_images(sources: Sequence[str | Path], *, skip_missing: bool = False) -> ImageList:
-    """Every image of the sources, sorted by key.
+def collect_images(
+    sources: Sequence[str | Path], *, skip_missing: bool = False, volumes: bool = False
+) -> ImageList:
+    """Every image (or, with ``volumes``, every volume) of the sources, sorted by key.
 
-    A source is a folder (searched recursively for image extensions; hidden entries
-    skipped) or a text file with one image path per line (see :func:`list_entries`).
+    A source is a folder (searched recursively for image extensions, or volume ones; hidden
+    entries skipped) or a text file with one path per line (see :func:`list_entries`).
     The same file reached twice counts once.
 
     Raises:
         UsageError: A source does not exist, a list file names files that do not exist
-            (unless ``skip_missing``), two different files share a key, or there is no
-            image at all.
+            (unless ``skip_missing``) or, for volumes, files of another type; two different
+            files share a key, or there is no file at all.
     """
+    noun = "volume" if volumes else "image"
+    extensions = VOLUME_EXTENSIONS if volumes else IMAGE_EXTENSIONS
     found: list[tuple[str, int]] = []
     bases: list[str] = []
     missing: list[str] = []
+    foreign: list[str] = []
     for number, source in enumerate(sources):
         path = Path(source).expanduser()
         if path.is_dir():
             bases.append(str(path.absolute()))
-            found.extend((key, number) for key in _walk(path))
+            found.extend((key, number) for key in _walk(path, extensions))
         elif path.is_file():
             base = path.absolute().parent
             bases.append(str(base))
             for entry in list_entries(path):
                 key = entry_key(entry)
-                if _missing(base / key):
+                if volumes and suffix(key) not in extensions:
+                    foreign.append(f"{source}: {entry}")
+                elif _missing(base / key):
                     missing.append(f"{source}: {entry}")
                 found.append((key, number))
         else:
             raise UsageError(f"{source}: no such folder or list file")
+    if foreign:
+        more = f" and {len(foreign) - QUOTE} more" if len(foreign) > QUOTE else ""
+        raise UsageError(
+            f"{len(foreign)} listed file(s) are not volumes zoo embed reads "
+            f"({'; '.join(foreign[:QUOTE])}{more}): it reads {_listed(extensions)}. Convert "
+            "them (a DICOM series or .nrrd/.mha to NIfTI, for instance) or remove them from "
+            "the list."
+        )
     if missing and not skip_missing:
         more = f" and {len(missing) - QUOTE} more" if len(missing) > QUOTE else ""
         raise UsageError(
-            f"{len(missing)} listed image(s) do not exist ({'; '.join(missing[:QUOTE])}{more}). "
+            f"{len(missing)} listed {noun}(s) do not exist ({'; '.join(missing[:QUOTE])}{more}). "
             "Fix the list, or pass --skip-missing to embed the others and record these as skipped."
         )
     found.sort()
@@ -181,7 +208,7 @@ def collect_images(sources: Sequence[str | Path], *, skip_missing: bool = False)
             if number != numbers[-1] and not _same_file(bases, key, numbers[-1], number):
                 first, second = (Path(bases[n], key) for n in (numbers[-1], number))
                 raise UsageError(
-                    f"two images have the key {key!r}: {first} and {second}. Pass their common "
+                    f"two {noun}s have the key {key!r}: {first} and {second}. Pass their common "
                     "parent folder instead, so that keys stay unique."
                 )
             continue
@@ -190,10 +217,13 @@ def collect_images(sources: Sequence[str | Path], *, skip_missing: bool = False)
     del found
     if not keys:
         raise UsageError(
-            f"no images in {', '.join(map(str, sources))} "
-            f"(extensions: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            f"no {noun}s in {', '.join(map(str, sources))} (extensions: {_listed(extensions)})"
         )
     return ImageList(keys, numbers, bases, missing=len(missing))
+
+
+def _listed(extensions: frozenset[str]) -> str:
+    return ", ".join(sorted(extensions))
 
 
 def _missing(file: Path) -> bool:
@@ -234,10 +264,16 @@ class ImageDataset(torch.utils.data.Dataset):
 
 
 def collate(samples: list[tuple[int, torch.Tensor | None, str | None]]) -> dict[str, Any]:
-    """Stack the good images; keep the bad ones' errors."""
+    """Stack the good images; keep the bad ones' errors. Tensors of different shapes (volumes of
+    different sizes, padded to the network's multiple) stay a list, in order."""
     good = [(i, t) for i, t, _ in samples if t is not None]
+    tensors = [t for _, t in good]
+    batch: torch.Tensor | list[torch.Tensor] | None = None
+    if tensors:
+        same = all(t.shape == tensors[0].shape for t in tensors)
+        batch = torch.stack(tensors) if same else tensors
     return {
         "index": torch.tensor([i for i, _ in good], dtype=torch.long),
-        "images": torch.stack([t for _, t in good]) if good else None,
+        "images": batch,
         "errors": [(i, e) for i, _, e in samples if e is not None],
     }

@@ -33,6 +33,7 @@ from zoo.run.embed_shards import (
     sha256_of,
     write_json,
 )
+from zoo.run.embed_volumes import is_volume_model, maps_at_input_size, transform_for
 
 #: A shard is written early when its rows reach this size (feature maps of large models).
 SHARD_BYTES = 256 << 20
@@ -45,15 +46,23 @@ class EmbedWriter(pl.Callback):
 
     Args:
         config: The run's ``EmbedConfig``.
-        images: The image list (the same on every rank).
+        images: The image list (the same on every rank); volume files for a 3-D encoder.
         model: The model (its manifest, ``out_indices`` and preprocessing).
         report: Receives messages for people (stderr).
+
+    Attributes:
+        volumes: The model takes volumes: the files are volumes, read as such.
+        transform: What every file goes through (the model's preprocessing; for feature maps of
+            a dynamic-size 3-D encoder, the same at the manifest's ``input.size``).
     """
 
     def __init__(
         self, config: Any, images: ImageList, model: Any, report: Callable[[str], None]
     ) -> None:
         self.config, self.images, self.model, self.report = config, images, model, report
+        self.volumes = is_volume_model(model.manifest)
+        self.noun = "volumes" if self.volumes else "images"
+        self.transform = transform_for(model, model.out_indices is not None)
         self.out: Path = config.out
         self.blocks: list[Interval] = []
         self.shards: ShardWriter | None = None
@@ -98,12 +107,19 @@ class EmbedWriter(pl.Callback):
             max_bytes=SHARD_BYTES,
             info={"rank": rank, "session": decision["session"]},
         )
-        total = len(self.images)
+        total, noun = len(self.images), self.noun
+        maps = self.model.out_indices is not None
+        if trainer.is_global_zero and maps_at_input_size(self.model.manifest, maps):
+            size = list(self.model.manifest.input.size)
+            self.report(
+                f"feature maps of volumes are taken at input.size {size} (each volume padded or "
+                "centre-cropped to it after resampling), so that every row has one shape"
+            )
         if trainer.is_global_zero and self.done_before == total:
-            self.report(f"nothing to do: all {total} images are already done in {self.out}")
+            self.report(f"nothing to do: all {total} {noun} are already done in {self.out}")
         elif trainer.is_global_zero and self.done_before:
             self.report(
-                f"resuming: {self.done_before} of {total} images are already done in {self.out}; "
+                f"resuming: {self.done_before} of {total} {noun} are already done in {self.out}; "
                 f"embedding the other {total - self.done_before}"
             )
         self.started = time.perf_counter()
@@ -112,7 +128,7 @@ class EmbedWriter(pl.Callback):
         config, out, model = self.config, self.out, self.model
         run = fingerprint(
             model.manifest,
-            transform=model.preprocess,
+            transform=self.transform,
             out_indices=model.out_indices,
             pretrained=config.pretrained,
             seed=config.seed,
@@ -182,7 +198,9 @@ class EmbedWriter(pl.Callback):
             if self._reported <= QUOTE:
                 self.report(f"skipped {key}: {error}")
             if self._reported == QUOTE:
-                self.report("(further unreadable images are counted and listed in provenance.json)")
+                self.report(
+                    f"(further unreadable {self.noun} are counted and listed in provenance.json)"
+                )
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         # Keep what is done: the images of the current block received so far become a shard.
@@ -255,6 +273,7 @@ class EmbedWriter(pl.Callback):
             "index": str(out / INDEX),
             "provenance": str(out / embed_out.PROVENANCE),
             "format": config.fmt,
+            "kind": "volume" if self.volumes else "image",
             "images": len(images),
             "embedded": index["rows"],
             "skipped": len(skipped),

@@ -1,4 +1,4 @@
-"""``wrapper.type: monai`` — the encoder of a MONAI network (SwinUNETR, SegResNet).
+"""``wrapper.type: monai`` — the encoder of a MONAI network (SwinUNETR, SegResNet, SegResEncoder).
 
 The network is built by MONAI itself (``monai.networks.nets.<network>(**kwargs)``)
 and its decoder modules are removed, so the module's state dict is the encoder's:
@@ -48,6 +48,8 @@ class MonaiAdapter(Adapter):
 
     #: Modules of the full network that belong to the decoder (removed after building).
     decoder: tuple[str, ...] = ()
+    #: The constructor takes ``out_channels`` (it sizes a decoder, removed after building).
+    out_channels = True
 
     @staticmethod
     def describe(kwargs: dict[str, Any]) -> Encoder:
@@ -134,10 +136,66 @@ class SegResNetAdapter(MonaiAdapter):
         return [maps[i] for i in indices]
 
 
+class SegResEncoderAdapter(MonaiAdapter):
+    """SegResNetDS's encoder (``monai.networks.nets.segresnet_ds.SegResEncoder``): ``conv_init``,
+    then each level's ``blocks`` is one map (strides 1, 2, 4...), its ``downsample`` leads on."""
+
+    #: An encoder without a decoder: it takes no ``out_channels``.
+    out_channels = False
+
+    @staticmethod
+    def describe(kwargs: dict[str, Any]) -> Encoder:
+        # MONAI's defaults: init_filters 32, blocks_down (1, 2, 2, 4); level i has 2**i * f channels.
+        for name, why in (
+            ("anisotropic_scales", "changes the kernels and strides per axis"),
+            ("head_module", "replaces the list of maps the encoder returns"),
+        ):
+            if kwargs.get(name) is not None:
+                raise UsageError(
+                    f"monai SegResEncoder: {name} {why}, which zoo's contract for it does not "
+                    f"describe; remove wrapper.kwargs.{name}"
+                )
+        f, stages = (
+            int(kwargs.get("init_filters", 32)),
+            len(kwargs.get("blocks_down", (1, 2, 2, 4))),
+        )
+        return Encoder(
+            channels=[f * 2**i for i in range(stages)],
+            strides=[2**i for i in range(stages)],
+            multiple=2 ** (stages - 1),
+        )
+
+    def levels(self) -> int:
+        return len(self.module.layers)
+
+    def blocks(self, x: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        m = self.module
+        deepest = max(indices)
+        h = m.conv_init(x)
+        maps: dict[int, torch.Tensor] = {}
+        for level, stage in enumerate(m.layers):
+            h = stage["blocks"](h)
+            maps[level] = h
+            if level == deepest:
+                break
+            h = stage["downsample"](h)
+        return [maps[i] for i in indices]
+
+
 ADAPTERS: dict[str, type[MonaiAdapter]] = {
     "SwinUNETR": SwinUNETRAdapter,
     "SegResNet": SegResNetAdapter,
+    "SegResEncoder": SegResEncoderAdapter,
 }
+
+
+def _network(nets: Any, name: str) -> Any:
+    """The MONAI class: ``monai.networks.nets.<name>``, or the module that defines it there."""
+    if name == "SegResEncoder":
+        from monai.networks.nets.segresnet_ds import SegResEncoder
+
+        return SegResEncoder
+    return getattr(nets, name)
 
 
 def check_declared(manifest: Manifest, encoder: Encoder) -> None:
@@ -171,12 +229,13 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wrapper = manifest.wrapper
     assert isinstance(wrapper, MonaiWrapper)
     nets = _nets()
-    cls = getattr(nets, wrapper.network)
+    cls = _network(nets, wrapper.network)
+    adapter_type = ADAPTERS[wrapper.network]
     kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
-    kwargs.setdefault("out_channels", 1)  # sizes only the decoder, which is removed below
+    if adapter_type.out_channels:
+        kwargs.setdefault("out_channels", 1)  # sizes only the decoder, which is removed below
     kwargs.setdefault("in_channels", manifest.input.in_chans)
     kwargs.update(ctx.overrides)
-    adapter_type = ADAPTERS[wrapper.network]
     check_declared(manifest, adapter_type.describe(kwargs))
     # MONAI's constructors call .item() on tensors, which torch.device("meta") refuses: build with
     # parameters on meta (no memory, no init) and move the few real buffers to meta afterwards.
