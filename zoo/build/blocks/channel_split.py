@@ -80,11 +80,8 @@ class ChannelSplit(nn.Module):
         return self._unfold(self.trunk.forward_features(self._fold(x)), dim=-1)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """The class token of :meth:`forward_features`' output: the per-channel ones, concatenated.
-
-        (The trunk's own head would pool each channel's ``D`` features; zoo's trunks pool the class
-        token, which this reproduces on the concatenated tokens.)
-        """
+        """The class token of :meth:`forward_features`' output: the per-channel class tokens,
+        concatenated (the trunk is built with ``global_pool='token'`` where this is its pooling)."""
         return x[:, 0]
 
     def forward_intermediates(
