@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import zoo
-from zoo.manifest import Manifest, TimmWrapper
+from zoo.manifest import FunctionWrapper, Manifest, TimmWrapper
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pathology_sources"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -23,6 +23,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 PINS: dict[str, Any] = json.loads((DATA / "pins.json").read_text())
 RECIPES: dict[str, Any] = json.loads((DATA / "recipes.json").read_text())
 DINOV2: dict[str, Any] = json.loads((DATA / "dinov2_archs.json").read_text())
+GENBIO: dict[str, Any] = json.loads((DATA / "genbio_pathfm.json").read_text())
+KEEP: dict[str, Any] = json.loads((DATA / "keep.json").read_text())
 
 #: The DINOv2 training configs the authors published, and the entries built from them.
 AUTHOR_CONFIGS = {
@@ -53,19 +55,21 @@ def _swiglu_fused_hidden(embed_dim: int, mlp_ratio: float) -> int:
 
 @pytest.mark.parametrize("name", sorted(PINS["pins"]))
 def test_weights_are_pinned_as_the_public_source_states(catalog: zoo.Catalog, name: str) -> None:
-    pin, ckpt = PINS["pins"][name], catalog.get(name).checkpoint
-    assert ckpt is not None
+    pin, m = PINS["pins"][name], catalog.get(name)
     assert all(part in PINS["sources"] for part in pin["source"].split("+"))
-    if "hf" in pin:
-        assert ckpt.hf is not None
-        assert (ckpt.hf.repo, ckpt.hf.revision, ckpt.hf.filename) == (
-            pin["hf"],
-            pin["revision"],
-            pin["filename"],
-        )
-    else:
-        assert ckpt.url == pin["url"]
-    assert ckpt.sha256 == pin["sha256"]
+    twins = [catalog.get(n) for n in catalog.names() if catalog.get(n).same_weights_as == name]
+    for entry in [m, *twins]:
+        ckpt = entry.checkpoint
+        assert ckpt is not None, entry.name
+        if "hf" in pin:
+            assert ckpt.hf is not None
+            assert ckpt.hf.repo.lower() == pin["hf"].lower(), entry.name  # the Hub ignores case
+            assert (ckpt.hf.revision, ckpt.hf.filename) == (pin["revision"], pin["filename"])
+        else:
+            assert ckpt.url == pin["url"]
+        assert ckpt.sha256 == pin["sha256"], entry.name
+    if "stated" in pin:  # a hash the entry cannot declare is named in its description
+        assert pin["stated"]["sha256"] in " ".join(m.description.split())
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES["recipes"]))
@@ -158,9 +162,102 @@ def test_second_embeddings_share_weights_and_transform(catalog: zoo.Catalog) -> 
     assert both.output.prefix_tokens == 1  # Virchow v1 has no registers: the mean is tokens[1:]
 
 
+def _timm_swiglu_hidden(embed_dim: int, mlp_ratio: float, align: int) -> int:
+    """timm's SwiGLU hidden width (timm.layers.SwiGLU with align_to, as Eva builds it)."""
+    hidden = int(embed_dim * mlp_ratio)
+    return hidden + (-hidden % align)
+
+
+def _authors_swiglu_hidden(embed_dim: int, ffn_ratio: float, align: int) -> int:
+    """GenBio-PathFM's SwiGLUFFN hidden width (the ``swiglu`` rule in genbio_pathfm.json)."""
+    d = int(int(embed_dim * ffn_ratio) * 2 / 3)
+    return d + (-d % align)
+
+
+def test_genbio_pathfm_is_the_authors_constructor(catalog: zoo.Catalog) -> None:
+    c, m = GENBIO["constructor"], catalog.get("pathology/genbio_pathfm")
+    assert isinstance(m.wrapper, FunctionWrapper)
+    args = m.wrapper.arguments
+    trunk = args["trunk"]
+    for mine, theirs in [
+        ("img_size", "img_size"),
+        ("patch_size", "patch_size"),
+        ("embed_dim", "embed_dim"),
+        ("depth", "depth"),
+        ("num_heads", "num_heads"),
+        ("num_reg_tokens", "n_storage_tokens"),
+        ("init_values", "layerscale_init"),
+        ("qkv_bias", "qkv_bias"),
+        ("rope_temperature", "pos_embed_rope_base"),
+    ]:
+        assert trunk[mine] == c[theirs], mine
+    align = int(c["ffn_layer"].removeprefix("swiglu"))
+    assert trunk["swiglu_align_to"] == align
+    want = _authors_swiglu_hidden(c["embed_dim"], c["ffn_ratio"], align)
+    assert _timm_swiglu_hidden(c["embed_dim"], trunk["mlp_ratio"], align) == want == 4096
+    assert (trunk["use_abs_pos_emb"], trunk["use_rot_pos_emb"], trunk["rope_rotate_half"]) == (
+        False,
+        True,
+        True,
+    )
+    assert args["channels"] * c["embed_dim"] == GENBIO["dim"] == m.output.embedding_dim
+    assert (m.output.feature_dim, m.output.feature_levels) == (GENBIO["dim"], c["depth"])
+    assert (m.output.pooling, m.output.prefix_tokens) == ("cls", 1 + c["n_storage_tokens"])
+    assert m.output.patch_size == c["patch_size"]
+    transform = GENBIO["transform"]
+    assert list(m.input.size) == transform["resize"]
+    assert (m.input.interpolation, m.input.crop_mode) == (transform["interpolation"], "squash")
+    assert list(m.input.mean) == transform["mean"]
+    assert list(m.input.std) == transform["std"]
+
+
+def test_genbio_pathfm_builds_the_authors_norms_and_rotary_grid(catalog: zoo.Catalog) -> None:
+    """What only the built trunk shows: LayerNorm eps, the rotary type and coordinate scheme."""
+    pytest.importorskip("timm")
+    from zoo.build.pipeline import load_manifest
+
+    c = GENBIO["constructor"]
+    trunk = load_manifest(catalog.get("pathology/genbio_pathfm"), meta=True).backbone.trunk
+    assert trunk.in_chans == c["in_chans"]
+    for norm in (trunk.norm, trunk.blocks[0].norm1, trunk.blocks[-1].norm2):
+        assert norm.eps == c["layernorm_eps"]
+    assert type(trunk.rope).__name__ == "RotaryEmbeddingDinoV3"
+    assert trunk.rope.normalize_coords == c["pos_embed_rope_normalize_coords"]
+    assert trunk.rope.temperature == c["pos_embed_rope_base"]
+    assert trunk.rope.rotate_half is True
+    assert trunk.pos_embed is None
+    assert trunk.blocks[0].attn.qkv.bias is None  # qkv_bias false; the output projection has one
+    assert trunk.blocks[0].attn.proj.bias is not None
+
+
+def test_keep_is_the_authors_constructor(catalog: zoo.Catalog) -> None:
+    c = KEEP["constructor"]
+    for name, pooling, dim in [
+        ("pathology/magic_keep", "projection", KEEP["projection_dim"]),
+        ("pathology/magic_keep_unprojected", "pooler", KEEP["vision_width"]),
+    ]:
+        m = catalog.get(name)
+        assert isinstance(m.wrapper, FunctionWrapper)
+        args = m.wrapper.arguments
+        assert args["architecture"] == c["architecture"]
+        assert {k: args["trunk"][k] for k in ("img_size", "patch_size", "init_values")} == {
+            k: c[k] for k in ("img_size", "patch_size", "init_values")
+        }
+        assert args["trunk"]["dynamic_img_size"] is c["dynamic_img_size"]
+        assert (args["dim"], args["normalize"]) == (KEEP["projection_dim"], True)
+        assert (m.output.pooling, m.output.embedding_dim) == (pooling, dim)
+        assert m.output.feature_dim == KEEP["vision_width"]
+        transform = KEEP["transform"]
+        assert m.input.size == (transform["center_crop"], transform["center_crop"])
+        assert (m.input.interpolation, m.input.crop_pct) == (transform["interpolation"], 1.0)
+        assert list(m.input.mean) == transform["mean"]
+        assert list(m.input.std) == transform["std"]
+
+
 def test_unpinned_or_unhashed_entries_say_why(catalog: zoo.Catalog) -> None:
     """A checkpoint without a revision or a SHA-256 must explain it in its description."""
-    for name in sorted(set(PINS["pins"]) | set(RECIPES["recipes"]) | {"pathology/digepath"}):
+    named = {"pathology/digepath", "pathology/genbio_pathfm", "pathology/magic_keep"}
+    for name in sorted(set(PINS["pins"]) | set(RECIPES["recipes"]) | named):
         m = catalog.get(name)
         ckpt = m.checkpoint
         assert ckpt is not None
@@ -168,6 +265,29 @@ def test_unpinned_or_unhashed_entries_say_why(catalog: zoo.Catalog) -> None:
             assert "unpinned" in m.description, name
         if ckpt.sha256 is None:
             assert "sha256" in m.description.lower() or "sha-256" in m.description.lower(), name
+
+
+#: What a description must say when validation warns about a field (the warning's reason).
+_REASONS = {"checkpoint.hf.revision": ("unpinned",), "checkpoint.sha256": ("sha256", "sha-256")}
+
+
+def test_every_validation_warning_of_the_catalogue_has_a_stated_reason(
+    catalog: zoo.Catalog,
+) -> None:
+    """``zoo validate --strict`` fails on warnings; each entry that draws one explains it."""
+    import zoo.weights.sources
+    from zoo.catalogue.validation import WARNING, validate_files
+
+    files = [m.file for m in catalog if m.file is not None]
+    report = validate_files(files, weights=zoo.weights.sources)
+    warned = [p for p in report.problems if p.severity == WARNING]
+    assert warned  # the check has something to check
+    by_file = {str(m.file): m for m in catalog}
+    for problem in warned:
+        m = by_file[str(problem.file)]
+        text = " ".join(m.description.lower().split())
+        assert problem.path in _REASONS, f"{m.name}: no reason known for {problem.path}"
+        assert any(word in text for word in _REASONS[problem.path]), (m.name, problem.message)
 
 
 def _unreleased() -> list[str]:
@@ -190,6 +310,7 @@ def test_unreleased_models_are_listed_with_a_source_and_are_not_entries(
         assert model.group(1).split()[0].lower().replace("-", "_") not in names
 
 
-def test_the_pathology_group_has_at_least_35_distinct_weights(catalog: zoo.Catalog) -> None:
+def test_the_pathology_group_has_at_least_45_distinct_weights(catalog: zoo.Catalog) -> None:
+    """Issue 13 asked for 35; this is the count reached (a floor: removing an entry fails)."""
     entries = [catalog.get(n) for n in catalog.names() if n.startswith("pathology/")]
-    assert sum(1 for m in entries if m.same_weights_as is None) >= 35
+    assert sum(1 for m in entries if m.same_weights_as is None) >= 45

@@ -43,7 +43,7 @@ def test_quiltnet_is_open_clips_own_config(name: str, config: str) -> None:
 def test_unprojected_twins_share_architecture_and_weights() -> None:
     catalog = zoo.Catalog()
     twins = [m for m in catalog if m.name.endswith("_unprojected")]
-    assert len(twins) == 7
+    assert len(twins) == 8
     for twin in twins:
         base = catalog.get(twin.name.removesuffix("_unprojected"))
         assert twin.same_weights_as == base.name
