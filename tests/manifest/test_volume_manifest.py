@@ -106,7 +106,12 @@ def test_per_axis_strides_and_multiple() -> None:
         ("output.pooling", "cls", "output", "needs a class token"),
         ("output.pooling", "pooler", "output.pooling", "needs tokens"),
         ("output.feature_dim", 12, "output.feature_dim", "per level"),
-        ("wrapper.network", "UNet", "wrapper.monai.network", "'SwinUNETR' or 'SegResNet'"),
+        (
+            "wrapper.network",
+            "UNet",
+            "wrapper.monai.network",
+            "'SwinUNETR', 'SegResNet' or 'SegResEncoder'",
+        ),
         ("wrapper.kwargs", {"spatial_dims": 2}, "wrapper.kwargs.spatial_dims", "must be 3"),
     ],
 )

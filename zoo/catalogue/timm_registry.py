@@ -249,6 +249,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "interpolation": inp["interpolation"],
             "crop_pct": float(inp["crop_pct"]),
             "crop_mode": inp["crop_mode"],
+            "pad_fill": "mean",
             "dynamic_size": False,
         },
         "output": {
