@@ -449,7 +449,15 @@ def test_group_source_and_summary(tiny_manifest_data: ManifestFactory) -> None:
         "gated": False,
         "tags": ["testing", "vit"],
         "aliases": ["other/vit_s"],
+        "same_weights_as": None,
     }
+
+
+def test_summary_names_the_entry_with_the_same_weights(
+    tiny_manifest_data: ManifestFactory,
+) -> None:
+    data = tiny_manifest_data(name="testing/tiny_vit_mean", same_weights_as="testing/tiny_vit")
+    assert Manifest.model_validate(data).summary()["same_weights_as"] == "testing/tiny_vit"
 
 
 def test_summary_without_license(tiny_manifest_data: ManifestFactory) -> None:

@@ -120,6 +120,7 @@ def summary(name: str) -> dict[str, Any]:
         "pooling": "pooler",
         "prefix_tokens": dims.get("prefix_tokens"),
         "patch_size": dims.get("patch_size"),
+        "same_weights_as": None,
     }
 
 

@@ -380,4 +380,5 @@ class Manifest(StrictModel):
             "gated": self.gated,
             "tags": list(self.tags),
             "aliases": list(self.aliases),
+            "same_weights_as": self.same_weights_as,
         }
