@@ -168,6 +168,89 @@ def test_each_warning_class_has_its_code(
     assert json.loads(out)["problems"][0]["severity"] == "error"
 
 
+# -- known gaps --------------------------------------------------------------------------------
+
+#: Why the test manifest's download has no sha256 (a reason is a sentence: 20 characters or more).
+REASON = "The authors publish only an MD5 of this file."
+
+
+def _unhashed(tiny_manifest_data: ManifestFactory, **gaps: str) -> dict[str, object]:
+    """A manifest whose only warning is the missing sha256 of its URL checkpoint."""
+    data = tiny_manifest_data(
+        "vision/unhashed",
+        checkpoint={"url": "https://example.org/w.safetensors"},
+        paper={"title": "A paper"},
+    )
+    if gaps:
+        data["known_gaps"] = {k.replace("__", "."): v for k, v in gaps.items()}
+    return data
+
+
+def test_a_known_gap_is_shown_with_its_reason_and_strict_passes_it(
+    run_cli: CliRunner,
+    tmp_path: Path,
+    write_manifest: ManifestWriter,
+    tiny_manifest_data: ManifestFactory,
+) -> None:
+    plain = write_manifest(tmp_path / "a", _unhashed(tiny_manifest_data))
+    code, _, err = run_cli("validate", "--strict", plain)
+    assert code == 1, err  # without the gap, --strict blocks on the warning
+    data = _unhashed(tiny_manifest_data, checkpoint__sha256=REASON)
+    file = write_manifest(tmp_path / "b", data)
+    code, out, err = run_cli("validate", "--strict", file)
+    assert code == 0, out
+    (line,) = out.splitlines()
+    assert line == (
+        f"{file}: checkpoint.sha256: no sha256: the download cannot be verified "
+        f"(known gap: {REASON}) [known]"
+    )
+    assert "ok: 1 file(s), 0 error(s), 0 warning(s), 1 known gap(s)" in err
+    code, out, _ = run_cli("validate", "--strict", "--json", file)
+    assert code == 0
+    (problem,) = json.loads(out)["problems"]
+    assert (problem["severity"], problem["code"]) == ("known", "no_sha256")
+    code, out, _ = run_cli("validate", "--strict", "--format", "github", file)
+    assert code == 0
+    assert out.startswith("::notice file=")
+
+
+def test_a_gap_that_draws_no_warning_is_an_error(
+    run_cli: CliRunner,
+    tmp_path: Path,
+    write_manifest: ManifestWriter,
+    tiny_manifest_data: ManifestFactory,
+) -> None:
+    data = _unhashed(tiny_manifest_data, checkpoint__sha256=REASON, paper=REASON)
+    file = write_manifest(tmp_path, data)
+    code, out, err = run_cli("validate", file)
+    assert code == 1
+    assert f"{file}: known_gaps.paper: paper draws no warning" in out
+    assert "remove this entry [error]" in out
+    assert "1 error(s), 0 warning(s), 1 known gap(s)" in err
+
+
+@pytest.mark.parametrize(
+    ("gaps", "expected"),
+    [
+        ({"wrapper.timm.architecture": REASON}, "known_gaps.wrapper.timm.architecture"),
+        ({"checkpoint.sha256": "no hash"}, "at least 20 characters"),
+    ],
+)
+def test_a_gap_names_a_warning_and_gives_a_sentence(
+    run_cli: CliRunner,
+    tmp_path: Path,
+    write_manifest: ManifestWriter,
+    tiny_manifest_data: ManifestFactory,
+    gaps: dict[str, str],
+    expected: str,
+) -> None:
+    data = _unhashed(tiny_manifest_data)
+    data["known_gaps"] = gaps
+    code, out, _ = run_cli("validate", write_manifest(tmp_path, data))
+    assert code == 1
+    assert expected in out, out
+
+
 # -- cross-catalogue checks --------------------------------------------------------------------
 
 

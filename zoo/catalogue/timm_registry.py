@@ -265,6 +265,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
         "precision": {"default": "float32", "safe": ["float32"]},
         "metrics": {},
         "same_weights_as": None,
+        "known_gaps": {},
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +15,8 @@ from zoo.manifest import Manifest
 from zoo.problems import Problem
 
 WARNING = "warning"
+#: A warning the manifest declares in ``known_gaps``, with its reason: shown, never blocking.
+KNOWN = "known"
 
 
 class WeightsRules(Protocol):
@@ -50,8 +52,12 @@ class Report:
     """With ``--changed``: manifests deleted since the base (not checked)."""
 
     def errors(self, *, strict: bool = False) -> list[Problem]:
-        """Problems that block: errors, plus warnings when ``strict``."""
-        return [p for p in self.problems if strict or p.severity != WARNING]
+        """Problems that block: errors, plus warnings when ``strict`` (known gaps never)."""
+        return [
+            p
+            for p in self.problems
+            if p.severity not in (WARNING, KNOWN) or (strict and p.severity == WARNING)
+        ]
 
     def ok(self, *, strict: bool = False) -> bool:
         """True when nothing blocks."""
@@ -117,6 +123,33 @@ def advice(m: Manifest) -> list[Problem]:
                     "a relative hubconf folder must stay inside the catalogue root (no `..` or "
                     "symlink out of it); use an absolute path to point elsewhere",
                     code="path_escape",
+                )
+            )
+    return found
+
+
+def known_gaps(m: Manifest, advised: list[Problem]) -> list[Problem]:
+    """The warnings with the manifest's ``known_gaps`` applied: a declared gap turns its warning
+    into a known one that carries the reason; a gap that draws no warning is an error (the
+    manifest was fixed, or the gap names the wrong field)."""
+    gaps: dict[str, str] = {str(k): v for k, v in m.known_gaps.items()}
+    found = []
+    for p in advised:
+        reason = gaps.get(p.path) if p.severity == WARNING else None
+        if reason is None:
+            found.append(p)
+        else:
+            message = f"{p.message} (known gap: {reason})"
+            found.append(replace(p, message=message, severity=KNOWN))
+    warned = {p.path for p in advised if p.severity == WARNING}
+    for path in gaps:
+        if path not in warned:
+            found.append(
+                Problem(
+                    str(m.file),
+                    f"known_gaps.{path}",
+                    f"{path} draws no warning, so there is no gap to explain: remove this entry",
+                    code="stale_gap",
                 )
             )
     return found
@@ -215,7 +248,7 @@ def validate_files(
             continue
         report.manifests.append(m)
         advised = advice(m) + weights.advice(m)
-        report.problems.extend(advised)
+        report.problems.extend(known_gaps(m, advised))
         # A TODO about a field that already draws a warning would say the same thing twice.
         fields = {p.path.split(".")[0] for p in advised}
         report.problems.extend(

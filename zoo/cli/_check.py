@@ -63,7 +63,7 @@ def validate_command(
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
     """
-    from zoo.catalogue.validation import validate_changed, validate_paths
+    from zoo.catalogue.validation import KNOWN, validate_changed, validate_paths
 
     if base is not None and not changed:
         raise click.UsageError("--base only makes sense with --changed")
@@ -89,7 +89,11 @@ def validate_command(
             out.lines(
                 [
                     github_annotation(
-                        "error" if p in blocking else "warning",
+                        "error"
+                        if p in blocking
+                        else "notice"
+                        if p.severity == KNOWN
+                        else "warning",
                         f"{p.path}: {p.message}" if p.path else p.message,
                         {"file": p.file, "line": p.line, "col": p.column},
                     )
@@ -104,10 +108,13 @@ def validate_command(
         if report.base is not None:
             gone = f"; {len(report.deleted)} deleted (not checked)" if report.deleted else ""
             out.message(f"{len(report.files)} manifest(s) changed since {report.base}{gone}")
-        errors, warnings = len(blocking), len(report.problems) - len(blocking)
+        known = sum(p.severity == KNOWN for p in report.problems)
+        errors, warnings = len(blocking), len(report.problems) - len(blocking) - known
         verdict = "FAILED" if blocking else "ok"
+        gaps = f", {known} known gap(s)" if known else ""
         out.message(
             f"{verdict}: {len(report.files)} file(s), {errors} error(s), {warnings} warning(s)"
+            f"{gaps}"
         )
     if blocking:
         sys.exit(1)

@@ -106,6 +106,10 @@ Requirement = Annotated[
         examples=["musk>=1.0", "einops>=0.6,<1"],
     ),
 ]
+#: The validation warnings a manifest may declare as known gaps (``known_gaps``).
+GapField = Literal["checkpoint.sha256", "checkpoint.hf.revision", "paper"]
+#: Why a gap cannot be closed: a sentence, with the source that was checked.
+Reason = Annotated[str, StringConstraints(min_length=20, strip_whitespace=True)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]
 
 

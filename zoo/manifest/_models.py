@@ -16,12 +16,14 @@ from zoo.manifest._base import (
     FieldError,
     Flag,
     Fraction,
+    GapField,
     ModelName,
     NonEmptyStr,
     NonNegativeInteger,
     Number,
     PositiveInteger,
     PositiveNumber,
+    Reason,
     Requirement,
     SchemaVersion,
     StrictModel,
@@ -225,6 +227,10 @@ class Manifest(StrictModel):
     """Reported figures (`params_m`, `imagenet_top1`, ...), from the model card."""
     same_weights_as: ModelName | None = None
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
+    known_gaps: dict[GapField, Reason] = {}
+    """Validation warnings this entry cannot fix, each with the reason a reviewer can check
+    (`checkpoint.sha256: No public source states ...`). `zoo validate` shows them as known and
+    `--strict` passes them; a gap that no longer draws its warning is an error."""
 
     _file: Path | None = PrivateAttr(default=None)
 
