@@ -152,7 +152,8 @@ class DownloadError(ZooError, OSError):
         copy = type(self).__new__(type(self))
         copy.__dict__.update(self.__dict__)
         copy.fix = fix
-        Exception.__init__(copy, " ".join(part for part in (f"{where}:", self.reason, fix) if part))
+        reason = f"{self.reason}." if self.reason and not self.reason.endswith(".") else self.reason
+        Exception.__init__(copy, " ".join(part for part in (f"{where}:", reason, fix) if part))
         return copy
 
 
