@@ -22,10 +22,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
+
+from zoo.build.blocks._trunk import TrunkFacts
 
 
-class ChannelSplit(nn.Module):
+class ChannelSplit(TrunkFacts):
     """Run a one-channel ``trunk`` on each of ``channels`` input channels; concatenate features.
 
     Args:
@@ -47,18 +48,6 @@ class ChannelSplit(nn.Module):
         self.in_chans = channels
         self.embed_dim = channels * int(trunk.embed_dim)
         self.num_features = channels * int(trunk.num_features)
-
-    @property
-    def num_prefix_tokens(self) -> int:
-        return int(self.trunk.num_prefix_tokens)
-
-    @property
-    def patch_embed(self) -> nn.Module:
-        return self.trunk.patch_embed
-
-    @property
-    def blocks(self) -> nn.Module:
-        return self.trunk.blocks
 
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` to ``[B*C, 1, H, W]`` (channel fastest, so ``b*C + c``)."""

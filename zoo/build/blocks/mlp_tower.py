@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo.build.blocks._trunk import TrunkFeatures
 
-class MlpTower(nn.Module):
+
+class MlpTower(TrunkFeatures):
     """A timm ``trunk`` plus a two-layer MLP projection of its pooled embedding.
 
     Args:
@@ -34,28 +36,6 @@ class MlpTower(nn.Module):
         self.normalize = normalize
         self.num_features = width
         self.projection_dim = dim
-
-    @property
-    def embed_dim(self) -> int:
-        return int(self.trunk.embed_dim)
-
-    @property
-    def num_prefix_tokens(self) -> int:
-        return int(self.trunk.num_prefix_tokens)
-
-    @property
-    def patch_embed(self) -> nn.Module:
-        return self.trunk.patch_embed
-
-    @property
-    def blocks(self) -> nn.Module:
-        return self.trunk.blocks
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trunk.forward_features(x)
-
-    def forward_intermediates(self, x: torch.Tensor, **kwargs: Any) -> Any:
-        return self.trunk.forward_intermediates(x, **kwargs)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """The trunk's pooled embedding (before the projection)."""

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from zoo.build.blocks._trunk import TrunkFeatures
+
 
 class MultiheadPool(nn.Module):
     """Learned queries attending over the tokens with ``nn.MultiheadAttention`` (CONCH v1)."""
@@ -64,7 +66,7 @@ class SplitPool(nn.Module):
         return self.to_out(out)
 
 
-class PooledTower(nn.Module):
+class PooledTower(TrunkFeatures):
     """A timm ViT trunk, an attention pooler with one query, a LayerNorm, an optional projection.
 
     The timm feature API is kept (``forward_features``, ``forward_intermediates``,
@@ -86,28 +88,6 @@ class PooledTower(nn.Module):
             nn.init.normal_(self.proj_contrast, std=float(trunk.embed_dim) ** -0.5)
         self.num_features = dim
         self.projection_dim = dim if projection else None
-
-    @property
-    def embed_dim(self) -> int:
-        return int(self.trunk.embed_dim)
-
-    @property
-    def num_prefix_tokens(self) -> int:
-        return int(self.trunk.num_prefix_tokens)
-
-    @property
-    def patch_embed(self) -> nn.Module:
-        return self.trunk.patch_embed
-
-    @property
-    def blocks(self) -> nn.Module:
-        return self.trunk.blocks
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trunk.forward_features(x)
-
-    def forward_intermediates(self, x: torch.Tensor, **kwargs: Any) -> Any:
-        return self.trunk.forward_intermediates(x, **kwargs)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.ln_contrast(self.attn_pool_contrast(x)[:, 0])
