@@ -62,6 +62,10 @@ METRIC_ABOUT = {
 }
 
 
+#: What a known gap is, for its line on a model page.
+GAP_ABOUT = "A validation warning this entry cannot fix, with the reason (zoo validate shows it)."
+
+
 def _about(description: str | None) -> str:
     if not description:
         return ""
@@ -95,6 +99,10 @@ def _walk(
             # mappings whose values happen to be numbers (kwargs such as {img_size: 224}) stay one.
             for key, number in data.items():
                 out.append(Fact((*here, key), number, METRIC_ABOUT.get(key, ""), is_stated))
+        elif here == ("known_gaps",) and isinstance(data, dict) and data:
+            # One fact per gap: the warning it answers is the label, the reason the value.
+            for key, reason in data.items():
+                out.append(Fact((*here, key), reason, GAP_ABOUT, is_stated))
         elif is_stated or not _empty(data):
             out.append(Fact(here, data, _about(info.description), is_stated))
 
@@ -117,8 +125,10 @@ def sections(manifest: Manifest) -> list[Section]:
         if name in HEADING_FIELDS or name not in by_field:
             continue
         value = getattr(manifest, name)
-        if (isinstance(value, BaseModel) and name not in IDENTITY_MODELS) or (
-            name == "metrics" and _number_map(dump[name])
+        if (
+            (isinstance(value, BaseModel) and name not in IDENTITY_MODELS)
+            or (name == "metrics" and _number_map(dump[name]))
+            or (name == "known_gaps" and dump[name])
         ):
             out.append(Section(name, _about(info.description), by_field[name]))
         else:
