@@ -224,3 +224,23 @@ def test_beit3_image_refuses_an_input_it_cannot_compute(
     model: Beit3Image = beit3_image(**{**TINY, **build})
     with pytest.raises(ValueError, match=message):
         call(model)
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_the_musk_entries_follow_the_authors_config_and_transform(name: str) -> None:
+    m, config, transform = zoo.Catalog().get(name), FACTS["config"], FACTS["transform"]
+    args = m.wrapper.arguments  # type: ignore[union-attr]
+    assert (args["img_size"], args["patch_size"]) == (config["img_size"], config["patch_size"])
+    assert (args["embed_dim"], args["depth"], args["num_heads"]) == (
+        config["encoder_embed_dim"],
+        config["encoder_layers"],
+        config["encoder_attention_heads"],
+    )
+    assert args["embed_dim"] * args["mlp_ratio"] == config["encoder_ffn_embed_dim"]
+    assert (m.output.patch_size, m.output.feature_levels) == (16, config["encoder_layers"])
+    assert m.input.size == (transform["center_crop"], transform["center_crop"])
+    assert (list(m.input.mean), list(m.input.std)) == (transform["mean"], transform["std"])
+    assert m.input.interpolation == transform["interpolation"]
+    assert (m.license.id, m.license.commercial, m.gated) == ("CC-BY-NC-ND-4.0", False, True)
+    multiscale = args.get("multiscale", False)
+    assert m.output.embedding_dim == config["encoder_embed_dim"] * (2 if multiscale else 1)
