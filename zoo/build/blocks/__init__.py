@@ -6,16 +6,19 @@ timm architecture in one part is built from timm's parts plus one tested block, 
 code.
 """
 
+from zoo.build.blocks.beit3_image import Beit3Image, beit3_image
 from zoo.build.blocks.channel_split import ChannelSplit, channel_split
 from zoo.build.blocks.conv_stem import ConvStem
 from zoo.build.blocks.mlp_tower import MlpTower, mlp_tower
 from zoo.build.blocks.pooled_tower import PooledTower, pooled_tower
 
 __all__ = [
+    "Beit3Image",
     "ChannelSplit",
     "ConvStem",
     "MlpTower",
     "PooledTower",
+    "beit3_image",
     "channel_split",
     "mlp_tower",
     "pooled_tower",
