@@ -178,16 +178,14 @@ def _endpoint(url: str) -> str:
 
 
 class IntegrityError(ZooError, OSError):
-    """A file's sha256 differs from the one expected.
+    """A file's sha256 (or the md5 a publisher states) differs from the one expected.
 
     Attributes:
         path: The file.
-        expected: The sha256 that was expected.
-        actual: The file's sha256.
+        expected, actual: The hash that was expected, and the file's (``algorithm``: sha256, md5).
         removed: Whether zoo removed the file (only ever a damaged file of its own cache).
         declared_by: Who expects ``expected`` (e.g. ``pathology/a (catalog/pathology/a.yaml)``).
-        vouched_by: Who vouches for ``actual`` (another manifest, the download record, the Hub's
-            blob name); a vouched-for file is never removed.
+        vouched_by: Who vouches for ``actual`` (manifest, download record, Hub blob): kept.
     """
 
     def __init__(
@@ -200,9 +198,11 @@ class IntegrityError(ZooError, OSError):
         fix: str = "",
         declared_by: str = "",
         vouched_by: Sequence[str] = (),
+        algorithm: str = "sha256",
     ) -> None:
         self.path, self.expected, self.actual, self.removed = path, expected, actual, removed
         self.declared_by, self.vouched_by = declared_by, list(vouched_by)
+        self.algorithm = algorithm
         said = f" (declared by {declared_by})" if declared_by else ""
         vouched = f" (vouched for by {'; '.join(self.vouched_by)})" if self.vouched_by else ""
         tail = " The file was removed; fetch it again." if removed else ""
@@ -211,7 +211,7 @@ class IntegrityError(ZooError, OSError):
         if fix:
             tail += f" {fix}"
         super().__init__(
-            f"sha256 mismatch for {path}: expected {expected}{said}, got {actual}{vouched}.{tail}"
+            f"{algorithm} mismatch for {path}: expected {expected}{said}, got {actual}{vouched}.{tail}"
         )
 
 

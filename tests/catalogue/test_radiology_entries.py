@@ -49,6 +49,7 @@ def test_entry_agrees_with_eva(entry: dict[str, Any]) -> None:
     assert m.checkpoint is not None
     assert m.checkpoint.url == entry["url"]
     assert m.checkpoint.sha256 is None  # nothing public states one: eva pins md5 only
+    assert m.checkpoint.md5 == entry["md5"]  # checked on download, as eva does
     assert entry["md5"] in m.description
     assert m.license is not None
     assert m.paper is not None

@@ -3,6 +3,7 @@ cached file, and ``zoo pull`` going on past failures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -14,9 +15,9 @@ import pytest
 from tests.offline_kit import Server, fetch, hf_add, manifest, sha, silent_endpoint, write
 from zoo import constants
 from zoo.catalogue.parse import read_manifest
-from zoo.errors import EndpointTimeoutError, IntegrityError
+from zoo.errors import EndpointTimeoutError, IntegrityError, ManifestError
 from zoo.manifest import Manifest
-from zoo.weights import sources
+from zoo.weights import integrity, sources
 from zoo.weights.mirror import LOCK_NAME, read_lock
 
 DATA = bytes(range(256)) * 64
@@ -194,6 +195,47 @@ def test_a_wrong_sha256_never_deletes_a_file_another_manifest_vouches_for(
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     assert fetch(good) == path
     assert server.hits["/w.safetensors"] == 1
+
+
+def test_an_md5_is_checked_once_and_a_wrong_one_leaves_the_file_alone(
+    tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishers that state only an MD5 (eva's radiology pins, Zenodo) still get a check."""
+    url = server.add("w.pth", DATA)
+    root = tmp_path / "cat"
+    md5 = hashlib.md5(DATA, usedforsecurity=False).hexdigest()
+    good = read_manifest(write(root, manifest("testing/good", checkpoint={"url": url, "md5": md5})))
+    bad_file = write(root, manifest("testing/bad", checkpoint={"url": url, "md5": "0" * 32}))
+    path = fetch(good)
+    assert path.read_bytes() == DATA
+    assert integrity.read_record(path)["md5"] == md5  # type: ignore[index]
+    with pytest.raises(IntegrityError) as info:
+        fetch(read_manifest(bad_file))
+    error = info.value
+    assert (error.algorithm, error.expected, error.actual) == ("md5", "0" * 32, md5)
+    assert str(error).startswith(
+        f"md5 mismatch for {path}: expected {'0' * 32} (declared by testing/bad ("
+    )
+    assert "checkpoint.md5 of testing/bad" in str(error)
+    assert "The file was left alone." in str(error)
+    assert path.read_bytes() == DATA
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    assert fetch(good) == path
+    assert server.hits["/w.pth"] == 1
+    # A file changed behind zoo's back is not trusted because of its records.
+    path.write_bytes(DATA[::-1])
+    with pytest.raises(IntegrityError):
+        fetch(good)
+
+
+def test_an_md5_belongs_to_a_url_and_weakens_the_advice(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="md5 is checked on url downloads only"):
+        _manifest(
+            tmp_path, hf={"repo": "o/r", "revision": COMMIT, "filename": "w.bin"}, md5="0" * 32
+        )
+    (problem,) = sources.advice(_manifest(tmp_path, url="https://h/w.pth", md5="0" * 32))
+    assert (problem.path, problem.code) == ("checkpoint.sha256", "no_sha256")
+    assert "checked by md5 only" in problem.message
 
 
 def test_a_wrong_sha256_leaves_a_hub_file_alone_and_names_its_blob(

@@ -235,6 +235,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "hf": None,
             "timm": ckpt["timm"],
             "sha256": None,
+            "md5": None,
             "format": "auto",
             "key": None,
             "remap": {"strip_prefix": [], "rename": {}, "drop": [], "keep": []},

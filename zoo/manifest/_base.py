@@ -24,6 +24,11 @@ Sha256 = Annotated[
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(description="SHA-256 of the file: 64 lowercase hexadecimal digits."),
 ]
+Md5 = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{32}$"),
+    Field(description="MD5 of the file: 32 lowercase hexadecimal digits."),
+]
 ALIAS_PATTERN = r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$"
 AliasName = Annotated[
     str,

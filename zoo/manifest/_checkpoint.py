@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
-from zoo.manifest._base import Flag, NonEmptyStr, Sha256, StrictModel
+from zoo.manifest._base import Flag, Md5, NonEmptyStr, Sha256, StrictModel
 
 Source = Literal["hf", "url", "local", "timm", "none"]
 
@@ -65,6 +65,9 @@ class Checkpoint(StrictModel):
     """A timm pretrained tag: the weights of `<architecture>.<tag>`, resolved by timm's registry."""
     sha256: Sha256 | None = None
     """SHA-256 of the weights file, verified on download and at load time."""
+    md5: Md5 | None = None
+    """MD5 of a `url` download where its publisher states only that (eva's pins, Zenodo): verified
+    like `sha256`, which detects damage but not a forged file; give `sha256` when one is public."""
     format: Literal["auto", "safetensors", "pickle"] = "auto"
     """File format; `auto` goes by the extension. Pickles load with `torch.load(weights_only=True)`."""
     key: Annotated[str, Field(pattern=r"^[^.\s]+(\.[^.\s]+)*$")] | None = None
@@ -84,6 +87,8 @@ class Checkpoint(StrictModel):
             raise ValueError(f"give exactly one of path, url, hf, timm (found: {found})")
         if self.hf is not None and self.hf.filename is None and self.sha256 is not None:
             raise ValueError("sha256 needs a single file: set hf.filename or remove sha256")
+        if self.md5 is not None and self.url is None:
+            raise ValueError("md5 is checked on url downloads only: give sha256 instead")
         return self
 
     @property

@@ -69,16 +69,18 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def write_record(path: Path, sha256: str) -> None:
-    """Remember that ``path`` (as it is now: size and mtime) has this sha256."""
+def write_record(path: Path, sha256: str, md5: str | None = None) -> None:
+    """Remember that ``path`` (as it is now: size and mtime) has this sha256 (and md5)."""
     real = path.resolve()
     stat = real.stat()
-    record = {
+    record: dict[str, Any] = {
         "path": str(real),
         "sha256": sha256,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
     }
+    if md5 is not None:
+        record["md5"] = md5
     file = _record_file(real)
     with contextlib.suppress(OSError):  # a read-only ZOO_HOME only costs a re-hash next time
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +147,36 @@ def check(
     if record is None or record.get("sha256") == actual or not _unchanged(record, path):
         write_record(path, actual)
     return actual
+
+
+def check_md5(path: Path, expected: str, *, fix: str = "", declared_by: str = "") -> None:
+    """Check a file against the MD5 its publisher states, once while the file is unchanged (the
+    record remembers it). Never removes anything.
+
+    Raises:
+        IntegrityError: The content differs (``algorithm="md5"``, ``removed=False``).
+    """
+    record = read_record(path)
+    if record is not None and record.get("md5") == expected and _unchanged(record, path):
+        return
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    with path.resolve().open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            md5.update(chunk)
+            sha.update(chunk)
+    if md5.hexdigest() != expected:
+        raise IntegrityError(
+            str(path),
+            expected,
+            md5.hexdigest(),
+            removed=False,
+            fix=fix,
+            declared_by=declared_by,
+            algorithm="md5",
+        )
+    actual = sha.hexdigest()
+    if record is None or record.get("sha256") == actual or not _unchanged(record, path):
+        write_record(path, actual, md5=expected)
 
 
 def hub_blob_name(path: Path) -> str | None:

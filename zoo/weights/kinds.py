@@ -10,7 +10,7 @@ from zoo.catalogue.roots import manifest_relative
 from zoo.errors import WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
-from zoo.weights import hf, locations, mirror
+from zoo.weights import hf, integrity, locations, mirror
 from zoo.weights._source import Located, Source, WeightsFile, hf_endpoint
 
 
@@ -163,11 +163,13 @@ class UrlSource(Source):
 
     def advice(self) -> list[Problem]:
         if self.checkpoint.sha256 is None:
-            return [
-                self._warn(
-                    "checkpoint.sha256", "no sha256: the download cannot be verified", "no_sha256"
-                )
-            ]
+            message = (
+                "no sha256: the download is checked by md5 only (that detects damage, not a "
+                "forged file)"
+                if self.checkpoint.md5
+                else "no sha256: the download cannot be verified"
+            )
+            return [self._warn("checkpoint.sha256", message, "no_sha256")]
         return []
 
     def locate(self) -> Located | None:
@@ -178,7 +180,15 @@ class UrlSource(Source):
         return Located("cached", dest) if dest.is_file() else None
 
     def _fetch(self) -> Path:
-        return locations.url_file(self.url, self.checkpoint.sha256, self.context())
+        ctx = self.context()
+        path = locations.url_file(self.url, self.checkpoint.sha256, ctx)
+        if self.checkpoint.md5 is not None:
+            fix = (
+                f"Check checkpoint.md5 of {ctx.name}: if it is right, the server now sends other "
+                "bytes. The file was left alone."
+            )
+            integrity.check_md5(path, self.checkpoint.md5, fix=fix, declared_by=ctx.declared_by)
+        return path
 
     def _sibling(self, rel: str, main: Path) -> Path:
         return locations.url_file(
