@@ -8,6 +8,7 @@ Universal-Model ``backbone.``, a ``net`` entry beside the optimizer state) and l
 from __future__ import annotations
 
 import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +341,9 @@ def test_suprem_segresnet_loads_and_embeds_a_96_cube(tmp_path: Path, server: Any
     entry = zoo.Catalog().get("radiology/suprem_segresnet")
     assert entry.checkpoint is not None
     url = server.add(weights.name, weights.read_bytes())
+    md5 = hashlib.md5(weights.read_bytes(), usedforsecurity=False).hexdigest()  # checked too
     manifest = entry.model_copy(
-        update={"checkpoint": entry.checkpoint.model_copy(update={"url": url})}
+        update={"checkpoint": entry.checkpoint.model_copy(update={"url": url, "md5": md5})}
     )
 
     model = load_manifest(manifest)
