@@ -8,6 +8,7 @@ or wrapper type added to the format shows up on the site without a change here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,25 +85,33 @@ def _number_map(value: Any) -> bool:
     )
 
 
+def _entry_about(path: tuple[str, ...], data: Any) -> Callable[[str], str] | None:
+    """For a mapping shown as one fact per entry, each entry's documentation; ``None`` otherwise.
+
+    The figures (``metrics``) get a line and label each; other mappings whose values happen to
+    be numbers (kwargs such as ``{img_size: 224}``) stay one fact. Each known gap is a line: the
+    warning it answers is the label, the reason the value.
+    """
+    if path == ("metrics",) and _number_map(data):
+        return lambda key: METRIC_ABOUT.get(key, "")
+    if path == ("known_gaps",) and isinstance(data, dict) and data:
+        return lambda key: GAP_ABOUT
+    return None
+
+
 def _walk(
     model: BaseModel, dump: dict[str, Any], path: tuple[str, ...], stated: bool, out: list[Fact]
 ) -> None:
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
-        data = dump.get(name)
+        data: Any = dump.get(name)
         here = (*path, name)
         is_stated = stated and name in model.model_fields_set
         if isinstance(value, BaseModel) and isinstance(data, dict):
             _walk(value, data, here, is_stated, out)
-        elif here == ("metrics",) and isinstance(data, dict) and _number_map(data):
-            # The figures (metrics): one fact each, so each gets its own line and label. Other
-            # mappings whose values happen to be numbers (kwargs such as {img_size: 224}) stay one.
-            for key, number in data.items():
-                out.append(Fact((*here, key), number, METRIC_ABOUT.get(key, ""), is_stated))
-        elif here == ("known_gaps",) and isinstance(data, dict) and data:
-            # One fact per gap: the warning it answers is the label, the reason the value.
-            for key, reason in data.items():
-                out.append(Fact((*here, key), reason, GAP_ABOUT, is_stated))
+        elif (about := _entry_about(here, data)) is not None:
+            for key, entry in data.items():
+                out.append(Fact((*here, key), entry, about(key), is_stated))
         elif is_stated or not _empty(data):
             out.append(Fact(here, data, _about(info.description), is_stated))
 
@@ -125,11 +134,8 @@ def sections(manifest: Manifest) -> list[Section]:
         if name in HEADING_FIELDS or name not in by_field:
             continue
         value = getattr(manifest, name)
-        if (
-            (isinstance(value, BaseModel) and name not in IDENTITY_MODELS)
-            or (name == "metrics" and _number_map(dump[name]))
-            or (name == "known_gaps" and dump[name])
-        ):
+        per_entry = _entry_about((name,), dump[name]) is not None
+        if (isinstance(value, BaseModel) and name not in IDENTITY_MODELS) or per_entry:
             out.append(Section(name, _about(info.description), by_field[name]))
         else:
             identity.facts.extend(by_field[name])
