@@ -26,12 +26,18 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
+def _stream(path: Path, *digests: Any) -> None:
+    """Feed a file's bytes to every digest, in one read."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            for digest in digests:
+                digest.update(chunk)
+
+
 def sha256_of(path: Path) -> str:
     """SHA-256 of a file, streamed."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
+    _stream(path, digest)
     return digest.hexdigest()
 
 
@@ -39,9 +45,7 @@ def git_blob_sha1(path: Path) -> str:
     """The git object id of a file's content (how the Hub names small, non-LFS files)."""
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
+    _stream(path, digest)
     return digest.hexdigest()
 
 
@@ -160,10 +164,7 @@ def check_md5(path: Path, expected: str, *, fix: str = "", declared_by: str = ""
     if record is not None and record.get("md5") == expected and _unchanged(record, path):
         return
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    with path.resolve().open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
+    _stream(path.resolve(), md5, sha)
     if md5.hexdigest() != expected:
         raise IntegrityError(
             str(path),
