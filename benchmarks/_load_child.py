@@ -107,7 +107,7 @@ def main(argv: list[str]) -> None:
         import timm  # noqa: F401
         import torch  # noqa: F401
 
-        import zoo.build.pipeline  # noqa: F401
+        import zoo.loading.pipeline  # noqa: F401
 
         return
     if mode == "zoo":

@@ -19,7 +19,7 @@ TITLE = "Static site"
 CHILD = Path(__file__).resolve().parent / "_site_child.py"
 #: Generated manifests on top of the bundled catalogue.
 EXTRA = 1000
-READ = "from zoo.catalogue.catalog import Catalog; Catalog().list()"
+READ = "from zoo.catalog.reader import Catalog; Catalog().list()"
 TARGET_S = 10.0
 #: One frame at 60 Hz: a keystroke's filtering, style and layout fit in it.
 KEYSTROKE_MS = 16.0

@@ -2,7 +2,7 @@
 ``import torch`` (what any command that imports timm pays first), each in a fresh process.
 
 zoo answers both from its index of timm's registry under ``ZOO_HOME``
-(:mod:`zoo.catalogue.timm_index`). The figures are taken with the index present, as it is
+(:mod:`zoo.catalog.timm.index`). The figures are taken with the index present, as it is
 after the first timm name a user types: a private ``ZOO_HOME`` is prepared once (the index
 written by zoo itself, and the shown architecture built once on the meta device, which
 records its output contract in the index), then reused by every measured run. What the

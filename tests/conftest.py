@@ -78,9 +78,9 @@ _INHERITED = (
 
 @pytest.fixture(scope="session")
 def timm_index_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    """The index of the installed timm's registry (:mod:`zoo.catalogue.timm_index`), collected
+    """The index of the installed timm's registry (:mod:`zoo.catalog.timm.index`), collected
     once per session; ``None`` without timm."""
-    from zoo.catalogue import timm_index
+    from zoo.catalog.timm import index as timm_index
 
     if timm_index.installed_version() is None:
         return None

@@ -25,7 +25,7 @@ from benchmarks._harness import (
     python_case,
     run_process,
 )
-from zoo.catalogue.parse import read_manifest
+from zoo.catalog.parse import read_manifest
 
 
 def quiet_context(tmp_path: Path) -> Context:

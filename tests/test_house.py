@@ -17,12 +17,12 @@ PACKAGE = REPO_ROOT / "zoo"
 
 #: Layers from the bottom up; a module may import its own layer and the ones below.
 LAYERS: list[tuple[str, ...]] = [
-    ("zoo.errors", "zoo.problems", "zoo.constants", "zoo.text"),
+    ("zoo.errors", "zoo.problems", "zoo.settings", "zoo.text"),
     ("zoo.manifest",),
-    ("zoo.catalogue",),
+    ("zoo.catalog",),
     ("zoo.weights",),
-    ("zoo.build",),
-    ("zoo.run",),
+    ("zoo.loading", "zoo.nn"),
+    ("zoo.embed",),
     ("zoo.compat", "zoo.scaffold", "zoo.site"),
     ("zoo.cli", "zoo.__main__"),
 ]
@@ -153,10 +153,10 @@ def test_tests_mirror_the_packages() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from zoo.build import pipeline\n", {"zoo.build", "zoo.build.pipeline"}),
-        ("def f():\n    from zoo.run.backbone import Backbone\n", {"zoo.run.backbone"}),
+        ("from zoo.loading import pipeline\n", {"zoo.loading", "zoo.loading.pipeline"}),
+        ("def f():\n    from zoo.loading.backbone import Backbone\n", {"zoo.loading.backbone"}),
         (
-            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.run import doctor\n",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.loading import doctor\n",
             set(),
         ),
     ],

@@ -119,7 +119,7 @@ def test_timm_names_with_the_index_import_neither_torch_nor_timm(
     tmp_path: Path, argv: list[str], expected: str | None
 ) -> None:
     pytest.importorskip("timm")
-    from zoo.catalogue import timm_registry
+    from zoo.catalog.timm import registry as timm_registry
 
     # The index is there (the test's ZOO_HOME starts with it) and knows this architecture's
     # outputs, as after its first build.

@@ -24,39 +24,39 @@ from zoo.errors import (
 if TYPE_CHECKING:
     from torch import nn
 
-    from zoo.build.catalog import Catalog
+    from zoo.embed.reader import read_embeddings
+    from zoo.loading.api import Catalog
+    from zoo.loading.backbone import Backbone
     from zoo.manifest import Manifest
-    from zoo.run.backbone import Backbone
-    from zoo.run.embed_read import read_embeddings
 
 #: Exported names imported on first use: Backbone and read_embeddings import torch; Catalog and
 #: Manifest import pydantic, which a `zoo list` answered from the listing index never needs.
 _LAZY = {
-    "Backbone": "zoo.run.backbone",
-    "Catalog": "zoo.build.catalog",
+    "Backbone": "zoo.loading.backbone",
+    "Catalog": "zoo.loading.api",
     "Manifest": "zoo.manifest",
-    "read_embeddings": "zoo.run.embed_read",
+    "read_embeddings": "zoo.embed.reader",
 }
 
 
 def load(name: str | Path, **kwargs: Any) -> nn.Module:
     """Build a model by name, alias, ``timm/<arch>[.<tag>]`` or manifest file; shortcut for
     ``Catalog().load(name, ...)``."""
-    from zoo.build.catalog import load as _load
+    from zoo.loading.api import load as _load
 
     return _load(name, **kwargs)
 
 
 def load_manifest(manifest: Manifest | str | Path, **kwargs: Any) -> nn.Module:
     """Build a model from a manifest object or a manifest file that need not be in a catalogue."""
-    from zoo.build.pipeline import load_manifest as _load
+    from zoo.loading.pipeline import load_manifest as _load
 
     return _load(manifest, **kwargs)
 
 
 def transforms(name_or_manifest: str | Path | Manifest) -> Any:
     """The evaluation transform (resize, crop, to tensor, normalize) of a model."""
-    from zoo.build.preprocess import transforms as _transforms
+    from zoo.loading.preprocess import transforms as _transforms
 
     return _transforms(name_or_manifest)
 

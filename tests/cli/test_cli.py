@@ -36,7 +36,7 @@ def catalog_root(
     closed["license"] = {"id": "CC-BY-NC-4.0", "commercial": False}
     closed["checkpoint"] = {"hf": {"repo": "example-org/histo", "filename": "model.safetensors"}}
     write_manifest(root, closed)
-    monkeypatch.setattr("zoo.catalogue.roots.bundled_root", lambda: root)
+    monkeypatch.setattr("zoo.catalog.roots.bundled_root", lambda: root)
     return root
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.catalogue.test_validate_changed import git_in, make_repo
+from tests.catalog.test_validate_changed import git_in, make_repo
 from tests.cli.test_cli import GITHUB_LINE
 from tests.conftest import REPO_ROOT, CliRunner, ManifestFactory, ManifestWriter
 
@@ -125,7 +125,7 @@ def pr_repo(
     git("commit", "-q", "-m", "schema")
     git("update-ref", "refs/remotes/origin/main", "HEAD")
     monkeypatch.chdir(path)
-    monkeypatch.setattr("zoo.catalogue.roots.bundled_root", lambda: path / "catalog")
+    monkeypatch.setattr("zoo.catalog.roots.bundled_root", lambda: path / "catalog")
     return path
 
 

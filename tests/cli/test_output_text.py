@@ -1,6 +1,6 @@
 """Nothing zoo prints can drive the terminal: control and bidi characters come out as escapes.
 
-Validation refuses them in manifests (tests/catalogue/hostile/escape_*.yaml); these tests
+Validation refuses them in manifests (tests/catalog/hostile/escape_*.yaml); these tests
 feed text that got past validation anyway (a manifest changed in Python, a hand-edited
 listing index, a name typed on the command line) to the real commands.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import CliRunner, ManifestFactory, ManifestWriter
-from zoo.catalogue import listing
-from zoo.catalogue.catalog import Catalog
+from zoo.catalog import listing
+from zoo.catalog.reader import Catalog
 from zoo.cli._output import Output, github_annotation
 from zoo.manifest import Manifest
 from zoo.text import UNSAFE, visible

@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.build.outputs import ZooModel
 from zoo.compat.eva import (
     BaseModel,
     ExtractCLSFeatures,
@@ -29,6 +28,7 @@ from zoo.errors import (
     UsageError,
     WeightsNotAvailableError,
 )
+from zoo.loading.model import ZooModel
 
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import INVALID_DIR, VALID_DIR, ManifestFactory, ManifestWriter
-from zoo.catalogue.parse import parse_manifest, read_manifest
+from zoo.catalog.parse import parse_manifest, read_manifest
 from zoo.errors import ManifestError, ZooError
 from zoo.manifest import (
     Checkpoint,

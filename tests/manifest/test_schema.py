@@ -11,8 +11,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from tests.conftest import INVALID_DIR, REPO_ROOT, VALID_DIR, CliRunner
-from zoo.catalogue.parse import read_manifest
-from zoo.catalogue.roots import bundled_root
+from zoo.catalog.parse import read_manifest
+from zoo.catalog.roots import bundled_root
 from zoo.manifest import Manifest, schema_text
 
 SCHEMA_FILE = REPO_ROOT / "schemas" / "manifest.schema.json"

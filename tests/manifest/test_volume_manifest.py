@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from zoo.catalogue.parse import parse_manifest
+from zoo.catalog.parse import parse_manifest
 from zoo.errors import ManifestError
 from zoo.manifest import Manifest, VolumeInputSpec
 

@@ -22,7 +22,7 @@ def root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An empty catalogue root that is also the bundled one (so `zoo load NAME` finds drafts)."""
     catalog = tmp_path / "catalog"
     catalog.mkdir()
-    monkeypatch.setattr("zoo.catalogue.roots.bundled_root", lambda: catalog)
+    monkeypatch.setattr("zoo.catalog.roots.bundled_root", lambda: catalog)
     return catalog
 
 
@@ -349,7 +349,7 @@ def test_schema_header_uses_a_private_catalogues_own_copy(
 def test_schema_header_falls_back_to_the_installed_schema(
     run_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("zoo.catalogue.roots.bundled_root", lambda: REPO_ROOT / "catalog")
+    monkeypatch.setattr("zoo.catalog.roots.bundled_root", lambda: REPO_ROOT / "catalog")
     _, _, text = _new(run_cli, "timm:resnet18", "vision/r18", "--root", tmp_path / "c")
     uri = (REPO_ROOT / "schemas" / "manifest.schema.json").resolve().as_uri()
     assert text.splitlines()[0] == f"# yaml-language-server: $schema={uri}"

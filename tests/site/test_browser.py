@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CliRunner
-from zoo.catalogue.catalog import Catalog
+from zoo.catalog.reader import Catalog
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ import yaml
 
 from tests.conftest import CliRunner
 from tests.site.conftest import HOSTILE, REVISION, SHA
-from zoo.catalogue._yaml import field_lines
-from zoo.catalogue.catalog import Catalog
-from zoo.catalogue.roots import bundled_root
+from zoo.catalog._yaml import field_lines
+from zoo.catalog.reader import Catalog
+from zoo.catalog.roots import bundled_root
 from zoo.site import build_site, render_files
 from zoo.site._facts import sections
 from zoo.site._svg import Point, group_colors, licence_matrix, scatter

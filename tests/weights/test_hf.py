@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.offline_kit import Hub, git_sha1, hf_path, hub_server, sha
-from zoo import constants
+from zoo import settings
 from zoo.errors import IntegrityError, WeightsNotAvailableError
 from zoo.manifest import HfLocation
-from zoo.weights import hf
+from zoo.weights.transport import hub as hf
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 WEIGHTS = bytes(range(256)) * 1024
@@ -39,7 +39,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
 
 
 def _repo_dir() -> Path:
-    return constants.hf_hub_cache() / "models--owner--model"
+    return settings.hf_hub_cache() / "models--owner--model"
 
 
 def test_a_file_lands_in_the_cache_layout_huggingface_hub_reads(hub: Hub) -> None:
@@ -52,7 +52,7 @@ def test_a_file_lands_in_the_cache_layout_huggingface_hub_reads(hub: Hub) -> Non
     assert path.resolve() == _repo_dir() / "blobs" / sha(WEIGHTS)
     assert (_repo_dir() / "refs" / "main").read_text() == COMMIT
     found = try_to_load_from_cache(
-        "owner/model", "model.safetensors", cache_dir=str(constants.hf_hub_cache())
+        "owner/model", "model.safetensors", cache_dir=str(settings.hf_hub_cache())
     )
     assert found == str(path)
     # Found on disk the second time: no request at all.

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.offline_kit import Server, manifest, sha, silent_endpoint, url_file, write
-from zoo import constants
+from zoo import settings
 from zoo.errors import DownloadError, EndpointTimeoutError
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
@@ -31,7 +31,7 @@ def silent() -> Iterator[str]:
 
 
 def _finals() -> list[str]:
-    root = constants.cache_dir()
+    root = settings.cache_dir()
     found = sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
     return [name for name in found if not name.endswith(".incomplete")]
 
@@ -60,7 +60,7 @@ def test_with_the_default_deadlines_a_silent_host_fails_within_30_seconds(silent
     with pytest.raises(EndpointTimeoutError):
         url_file(f"{silent}/w.bin")
     assert time.monotonic() - start < 30
-    assert constants.connect_timeout() <= 15
+    assert settings.connect_timeout() <= 15
 
 
 @pytest.mark.parametrize("value", ["", "abc", "0", "-3"])
@@ -69,8 +69,8 @@ def test_unusable_timeout_settings_fall_back_to_the_defaults(
 ) -> None:
     monkeypatch.setenv("ZOO_CONNECT_TIMEOUT", value)
     monkeypatch.setenv("ZOO_DOWNLOAD_TIMEOUT", value)
-    assert constants.connect_timeout() == constants.DEFAULT_CONNECT_TIMEOUT
-    assert constants.download_timeout() == constants.DEFAULT_DOWNLOAD_TIMEOUT
+    assert settings.connect_timeout() == settings.DEFAULT_CONNECT_TIMEOUT
+    assert settings.download_timeout() == settings.DEFAULT_DOWNLOAD_TIMEOUT
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_an_interrupted_download_continues_where_it_stopped_on_the_next_try(
     for _ in range(2):  # the server cuts every attempt of this call
         with pytest.raises(DownloadError, match="cut short"):
             url_file(url)
-    (partial,) = constants.cache_dir().rglob("w.bin.incomplete")
+    (partial,) = settings.cache_dir().rglob("w.bin.incomplete")
     kept = partial.stat().st_size
     assert 0 < kept < len(DATA)
     server.files["/w.bin"] = (DATA, "ok")
@@ -130,7 +130,7 @@ def test_a_server_ignoring_ranges_starts_the_file_over(server: Server) -> None:
 
 def test_a_partial_file_of_another_url_is_not_resumed(server: Server) -> None:
     url = server.add("w.bin", DATA)
-    (constants.cache_dir()).mkdir(parents=True, exist_ok=True)
+    (settings.cache_dir()).mkdir(parents=True, exist_ok=True)
     from zoo.weights.locations import url_cache_path
 
     partial = url_cache_path(url).with_name("w.bin.incomplete")
@@ -185,7 +185,7 @@ def test_ctrl_c_exits_130_and_leaves_no_file_under_the_final_name(
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert _finals() == []
-    (partial,) = constants.cache_dir().rglob("w.bin.incomplete")
+    (partial,) = settings.cache_dir().rglob("w.bin.incomplete")
     kept = partial.stat().st_size
     assert 0 < kept < len(big)
     server.files["/w.bin"] = (big, "ok")

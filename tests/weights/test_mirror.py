@@ -20,10 +20,10 @@ from tests.offline_kit import (
     url_file,
     write,
 )
-from zoo import constants
-from zoo.build.catalog import Catalog
+from zoo import settings
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError
-from zoo.weights.mirror import LOCK_NAME, read_lock
+from zoo.loading.api import Catalog
+from zoo.weights.transport.mirror import LOCK_NAME, read_lock
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 LOCK_FIELDS = {
@@ -133,11 +133,11 @@ def test_pull_usage_errors(run_cli: Any, tmp_path: Path) -> None:
 def test_pull_of_an_hf_file_records_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.parse import read_manifest
+    from zoo.catalog.parse import read_manifest
     from zoo.weights.pull import pull
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hf_add(constants.hf_hub_cache(), "o/tiny", {"model.safetensors": b"abc"}, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), "o/tiny", {"model.safetensors": b"abc"}, commit=COMMIT)
     m = read_manifest(
         write(
             tmp_path / "cat",
@@ -185,7 +185,7 @@ def test_url_model_pulled_moved_and_loaded_without_network(
     import torch
 
     torch.testing.assert_close(_embed(model), _reference(source), rtol=0, atol=0)
-    assert not constants.cache_dir().exists()  # nothing was downloaded or copied
+    assert not settings.cache_dir().exists()  # nothing was downloaded or copied
 
 
 def test_hf_model_pulled_moved_and_loaded_without_network(
@@ -195,7 +195,7 @@ def test_hf_model_pulled_moved_and_loaded_without_network(
 
     source, data = weights
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hf_add(constants.hf_hub_cache(), "o/tiny", {"model.safetensors": data}, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), "o/tiny", {"model.safetensors": data}, commit=COMMIT)
     root = tmp_path / "cat"
     hf = {"repo": "o/tiny", "revision": COMMIT, "filename": "model.safetensors"}
     write(root, manifest(checkpoint={"hf": hf, "sha256": sha(data)}))
@@ -212,13 +212,13 @@ def test_hf_model_pulled_moved_and_loaded_without_network(
 def test_whole_repository_is_mirrored_as_a_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.parse import read_manifest
-    from zoo.weights.mirror import use_mirror
+    from zoo.catalog.parse import read_manifest
     from zoo.weights.pull import pull
+    from zoo.weights.transport.mirror import use_mirror
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     files = {"config.json": b"{}", "model.safetensors": b"w" * 100, "sub/x.txt": b"x"}
-    hf_add(constants.hf_hub_cache(), "o/repo", files, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), "o/repo", files, commit=COMMIT)
     data = manifest(checkpoint={"hf": {"repo": "o/repo", "revision": COMMIT}})
     data["wrapper"] = {"type": "transformers", "model_class": "ViTModel"}
     m = read_manifest(write(tmp_path / "cat", data))
@@ -235,9 +235,9 @@ def test_whole_repository_is_mirrored_as_a_folder(
 def test_local_checkpoint_is_carried_in_the_mirror(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.catalogue.parse import read_manifest
-    from zoo.weights.mirror import use_mirror
+    from zoo.catalog.parse import read_manifest
     from zoo.weights.pull import pull
+    from zoo.weights.transport.mirror import use_mirror
 
     root = tmp_path / "cat"
     (root / "testing").mkdir(parents=True)
@@ -255,7 +255,7 @@ def test_local_checkpoint_is_carried_in_the_mirror(
 @pytest.fixture
 def pulled_mirror(tmp_path: Path, server: Server) -> tuple[Path, Any, str]:
     """A mirror of one URL model: ``(mirror folder, manifest, url)``."""
-    from zoo.catalogue.parse import read_manifest
+    from zoo.catalog.parse import read_manifest
     from zoo.weights.pull import pull
 
     data = b"0123456789" * 1000
@@ -276,7 +276,7 @@ def _mirror_file(folder: Path) -> Path:
 def test_damaged_mirror_file_is_refused_not_loaded(
     pulled_mirror: tuple[Path, Any, str], damage: str
 ) -> None:
-    from zoo.weights.mirror import use_mirror
+    from zoo.weights.transport.mirror import use_mirror
 
     folder, m, _ = pulled_mirror
     file = _mirror_file(folder)
@@ -290,7 +290,7 @@ def test_damaged_mirror_file_is_refused_not_loaded(
 
 
 def test_file_listed_but_missing_from_the_mirror(pulled_mirror: tuple[Path, Any, str]) -> None:
-    from zoo.weights.mirror import use_mirror
+    from zoo.weights.transport.mirror import use_mirror
 
     folder, m, _ = pulled_mirror
     _mirror_file(folder).unlink()
@@ -301,8 +301,8 @@ def test_file_listed_but_missing_from_the_mirror(pulled_mirror: tuple[Path, Any,
 def test_model_not_in_the_mirror_is_one_clear_message(
     pulled_mirror: tuple[Path, Any, str], tmp_path: Path, server: Server
 ) -> None:
-    from zoo.catalogue.parse import read_manifest
-    from zoo.weights.mirror import use_mirror
+    from zoo.catalog.parse import read_manifest
+    from zoo.weights.transport.mirror import use_mirror
 
     folder, _, _ = pulled_mirror
     url = server.add("other.safetensors", b"other")
@@ -330,7 +330,7 @@ def test_model_not_in_the_mirror_is_one_clear_message(
 def test_unusable_lock_is_a_mirror_error(
     tmp_path: Path, content: str | None, message: str, run_cli: Any
 ) -> None:
-    from zoo.weights.mirror import use_mirror
+    from zoo.weights.transport.mirror import use_mirror
 
     if content is not None:
         (tmp_path / LOCK_NAME).write_text(content)
@@ -344,7 +344,7 @@ def test_unusable_lock_is_a_mirror_error(
 
 
 def test_lock_paths_may_not_leave_the_mirror(pulled_mirror: tuple[Path, Any, str]) -> None:
-    from zoo.weights.mirror import Mirror
+    from zoo.weights.transport.mirror import Mirror
 
     folder, _, _ = pulled_mirror
     lock = json.loads((folder / LOCK_NAME).read_text())
@@ -384,7 +384,7 @@ def test_from_a_bare_lock_downloads_and_verifies(
     code, out, err = run_cli("pull", "--from-lock", bare / LOCK_NAME, "--json")
     assert code == 0, err
     (row,) = json.loads(out)["files"]
-    assert Path(row["path"]).is_relative_to(constants.cache_dir())
+    assert Path(row["path"]).is_relative_to(settings.cache_dir())
     # The server now serves other bytes: the lock's sha256 refuses them.
     _another_machine(monkeypatch, tmp_path, "fresh2")
     server.add("tiny.safetensors", b"tampered" * 1250)
@@ -402,7 +402,7 @@ def test_timm_tag_pulled_into_a_mirror_and_loaded_without_network(
     source, data = weights
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     repo = "timm/vit_tiny_patch16_224.augreg_in21k"  # where timm's registry says the tag lives
-    hf_add(constants.hf_hub_cache(), repo, {"model.safetensors": data}, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), repo, {"model.safetensors": data}, commit=COMMIT)
     root = tmp_path / "cat"
     write(root, manifest(checkpoint={"timm": "augreg_in21k"}))
     monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
@@ -434,7 +434,7 @@ def test_transformers_repository_pulled_and_loaded_from_a_mirror(
     source.save_pretrained(tmp_path / "saved")
     files = {p.name: p.read_bytes() for p in (tmp_path / "saved").iterdir()}
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hf_add(constants.hf_hub_cache(), "o/tiny-hf", files, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), "o/tiny-hf", files, commit=COMMIT)
     data = manifest(checkpoint={"hf": {"repo": "o/tiny-hf", "revision": COMMIT}})
     data["wrapper"] = {
         "type": "transformers",

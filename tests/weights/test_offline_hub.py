@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from tests.offline_kit import Server, fetch, hf_add, hf_path, manifest, sha, url_file, write
-from zoo import constants
-from zoo.catalogue.parse import read_manifest
+from zoo import settings
+from zoo.catalog.parse import read_manifest
 from zoo.errors import (
     DownloadError,
     EndpointTimeoutError,
@@ -24,8 +24,8 @@ from zoo.errors import (
     WeightsNotAvailableError,
 )
 from zoo.manifest import HfLocation
-from zoo.weights import integrity
 from zoo.weights.locations import url_cache_path
+from zoo.weights.transport import integrity
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -39,7 +39,7 @@ def closed_port() -> int:
 
 
 def _cache_files() -> list[str]:
-    root = constants.cache_dir()
+    root = settings.cache_dir()
     return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
@@ -52,9 +52,9 @@ def test_download_leaves_only_the_file_and_records_its_hash(server: Server) -> N
     assert path.read_bytes() == DATA
     # No lock file, sidecar or temporary file next to the download.
     assert _cache_files() == ["w.safetensors"]
-    (record,) = (constants.zoo_home() / "verified").iterdir()
+    (record,) = (settings.zoo_home() / "verified").iterdir()
     assert json.loads(record.read_text())["sha256"] == sha(DATA)
-    assert list((constants.zoo_home() / "locks").iterdir())  # locks live apart
+    assert list((settings.zoo_home() / "locks").iterdir())  # locks live apart
 
 
 def test_unchanged_cached_file_is_not_hashed_again(
@@ -160,7 +160,7 @@ def test_processes_pulling_the_same_url_at_once_download_it_once(
         codes = pool.map(main, [["pull", "testing/tiny", "--json"]] * 4)
     assert codes == [0, 0, 0, 0]
     assert server.hits["/w.bin"] == 1
-    (path,) = constants.cache_dir().rglob("w.bin")
+    (path,) = settings.cache_dir().rglob("w.bin")
     assert path.read_bytes() == DATA
     assert _cache_files() == ["w.bin"]
 
@@ -217,7 +217,7 @@ def test_offline_hf_miss_never_touches_the_network(
             listener.accept()  # nobody connected
     finally:
         listener.close()
-    assert info.value.looked == [str(constants.hf_hub_cache())]
+    assert info.value.looked == [str(settings.hf_hub_cache())]
     assert "`zoo pull testing/x`" in info.value.fix
     assert "ZOO_MIRROR" in info.value.fix
 
@@ -250,7 +250,7 @@ def test_hf_hub_cache_follows_huggingface_hub_rules(
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert constants.hf_hub_cache() == Path(expected).expanduser()
+    assert settings.hf_hub_cache() == Path(expected).expanduser()
 
 
 # -- the Hugging Face cache ----------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_corrupt_hf_blob_is_refused_offline_and_left_alone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    snapshot = hf_add(constants.hf_hub_cache(), "o/r", {"m.safetensors": DATA}, commit=COMMIT)
+    snapshot = hf_add(settings.hf_hub_cache(), "o/r", {"m.safetensors": DATA}, commit=COMMIT)
     loc = HfLocation(repo="o/r", revision=COMMIT, filename="m.safetensors")
     assert hf_path(loc).read_bytes() == DATA
     blob = (snapshot / "m.safetensors").resolve()
@@ -275,7 +275,7 @@ def test_corrupt_hf_blob_is_refused_offline_and_left_alone(
 def test_whole_hf_snapshot_is_verified_file_by_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     files = {"config.json": b"{}", "model.safetensors": DATA}
-    snapshot = hf_add(constants.hf_hub_cache(), "o/r", files, commit=COMMIT)
+    snapshot = hf_add(settings.hf_hub_cache(), "o/r", files, commit=COMMIT)
     assert hf_path(HfLocation(repo="o/r")) == snapshot
     (snapshot / "model.safetensors").resolve().write_bytes(b"x" * len(DATA))
     with pytest.raises(IntegrityError):
@@ -363,7 +363,7 @@ def test_onnx_external_data_is_fetched_next_to_the_model(
     elif source == "hf":
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
         files = {"onnx/model.onnx": original.read_bytes(), "onnx/model.onnx.data": data}
-        hf_add(constants.hf_hub_cache(), "o/r", files, commit=COMMIT)
+        hf_add(settings.hf_hub_cache(), "o/r", files, commit=COMMIT)
         checkpoint = {"hf": {"repo": "o/r", "revision": COMMIT, "filename": "onnx/model.onnx"}}
     else:
         (root / "testing").mkdir(parents=True)
@@ -400,7 +400,7 @@ def test_onnx_external_data_outside_the_folder_is_refused(tmp_path: Path) -> Non
 
 
 def test_external_data_reader_survives_garbage(tmp_path: Path) -> None:
-    from zoo.weights._onnx import external_data_locations
+    from zoo.weights.sources.onnx import external_data_locations
 
     for i, raw in enumerate(
         [b"", b"\xff" * 64, b"\x3a\xff\xff\xff\xff\x0f", yaml.dump([1]).encode()]

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from tests.offline_kit import Server, fetch, hf_add, manifest, sha, silent_endpoint, write
-from zoo import constants
-from zoo.catalogue.parse import read_manifest
+from zoo import settings
+from zoo.catalog.parse import read_manifest
 from zoo.errors import EndpointTimeoutError, IntegrityError, ManifestError
 from zoo.manifest import Manifest
-from zoo.weights import integrity, sources
-from zoo.weights.mirror import LOCK_NAME, read_lock
+from zoo.weights import sources
+from zoo.weights.transport import integrity
+from zoo.weights.transport.mirror import LOCK_NAME, read_lock
 
 DATA = bytes(range(256)) * 64
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -242,14 +243,14 @@ def test_a_wrong_sha256_leaves_a_hub_file_alone_and_names_its_blob(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hf_add(constants.hf_hub_cache(), "o/r", {"w.safetensors": DATA}, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), "o/r", {"w.safetensors": DATA}, commit=COMMIT)
     hf = {"repo": "o/r", "revision": COMMIT, "filename": "w.safetensors"}
     m = _manifest(tmp_path, hf=hf, sha256="e" * 64)
     with pytest.raises(IntegrityError) as info:
         fetch(m)
     assert not info.value.removed
     assert any("Hugging Face blob name" in v for v in info.value.vouched_by)
-    assert (constants.hf_hub_cache() / "models--o--r" / "blobs" / sha(DATA)).read_bytes() == DATA
+    assert (settings.hf_hub_cache() / "models--o--r" / "blobs" / sha(DATA)).read_bytes() == DATA
 
 
 # -- zoo pull keeps going --------------------------------------------------------------------------
@@ -289,7 +290,7 @@ def test_pull_selects_timm_names_by_pattern_as_zoo_list_does(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     repo = "timm/vit_tiny_patch16_224.augreg_in21k"
-    hf_add(constants.hf_hub_cache(), repo, {"model.safetensors": DATA}, commit=COMMIT)
+    hf_add(settings.hf_hub_cache(), repo, {"model.safetensors": DATA}, commit=COMMIT)
     code, out, err = run_cli("pull", "timm/vit_tiny_patch16_224.augreg_in21k*", "--json")
     report = json.loads(out)
     pulled = {f["name"] for f in report["files"]}

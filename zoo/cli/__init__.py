@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import click
 
-from zoo import __version__, constants
+from zoo import __version__, settings
 from zoo.cli._browse import list_command, show_command
 from zoo.cli._check import readme_command, schema_command, validate_command
 from zoo.errors import UsageError, ZooError
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except ZooError as exc:
-        if constants.debug():
+        if settings.debug():
             raise
         # The message may quote a name the user typed or text from a manifest.
         click.echo(visible(f"error: {exc}"), err=True)

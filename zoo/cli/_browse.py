@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from zoo.catalogue import listing
-from zoo.catalogue.filters import select
-from zoo.catalogue.listing import WRAPPER_TYPES
+from zoo.catalog import listing
+from zoo.catalog.filters import select
+from zoo.catalog.listing import WRAPPER_TYPES
 from zoo.cli._output import Output
 
 LIST_COLUMNS = [
@@ -52,7 +52,7 @@ def list_command(
         and group in (None, "timm")
         and wrapper in (None, "timm")
     ):
-        from zoo.catalogue import timm_registry
+        from zoo.catalog.timm import registry as timm_registry
 
         known = {r["name"] for r in rows}
         derived = [timm_registry.summary(n) for n in timm_registry.names(pattern) if n not in known]
@@ -83,7 +83,7 @@ def list_command(
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def show_command(name: str, as_json: bool) -> None:
     """Show one model's manifest (NAME or an alias)."""
-    from zoo.catalogue.lookup import describe
+    from zoo.catalog.lookup import describe
 
     out = Output(as_json=as_json)
     data, file = describe(name)
@@ -122,7 +122,7 @@ def _keep(row: dict[str, Any], tag: str | None, commercial: bool | None) -> bool
 
 def _timm_row() -> dict[str, object]:
     """timm's one summary row, without importing timm."""
-    from zoo.catalogue import timm_registry
+    from zoo.catalog.timm import registry as timm_registry
 
     version = timm_registry.installed_version()
     if version is None:

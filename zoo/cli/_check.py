@@ -11,7 +11,7 @@ import click
 from zoo.cli._output import Output, github_annotation
 
 if TYPE_CHECKING:
-    from zoo.catalogue.validation import Report
+    from zoo.catalog.validation import Report
     from zoo.problems import Problem
 
 
@@ -63,7 +63,7 @@ def validate_command(
 
     Each problem prints as file:line:column: field.path: message. Exit 1 if anything blocks.
     """
-    from zoo.catalogue.validation import KNOWN, validate_changed, validate_paths
+    from zoo.catalog.validation import KNOWN, validate_changed, validate_paths
 
     if base is not None and not changed:
         raise click.UsageError("--base only makes sense with --changed")
@@ -76,7 +76,7 @@ def validate_command(
         else validate_paths(paths, weights=sources)
     )
     if build:
-        from zoo.build.check import build_checks
+        from zoo.loading.check import build_checks
 
         build_checks(
             report, trust_remote_code=trust_remote_code, progress=not as_json and fmt == "text"
@@ -178,7 +178,7 @@ def schema_command(mode: str | None, path: Path | None) -> None:
 
 
 def _schema_path() -> Path:
-    from zoo.catalogue.roots import bundled_root
+    from zoo.catalog.roots import bundled_root
 
     return bundled_root().parent / "schemas" / "manifest.schema.json"
 
@@ -196,7 +196,7 @@ def _schema_path() -> Path:
 )
 def readme_command(mode: str | None, path: Path | None) -> None:
     """Print the catalogue table, or check / rewrite it in README.md."""
-    from zoo.catalogue.readme import catalog_table, readme_path, render_readme
+    from zoo.catalog.readme import catalog_table, readme_path, render_readme
 
     out = Output()
     table = catalog_table()

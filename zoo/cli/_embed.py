@@ -113,9 +113,9 @@ def embed_command(
     """
     import logging
 
-    from zoo.build.indices import parse_out_indices
+    from zoo.embed.runner import EmbedConfig, run
     from zoo.errors import EmbedInterruptedError
-    from zoo.run.embed import EmbedConfig, run
+    from zoo.loading.indices import parse_out_indices
 
     # Lightning's banner lines (devices found, tips) are noise here; the provenance records the run.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)

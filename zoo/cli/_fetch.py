@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def _select(names: tuple[str, ...]) -> tuple[list[Manifest], list[tuple[str, Exception]]]:
     """Manifests by name, alias or pattern (``pathology/*``, ``timm/eva02*``), and what matched nothing."""
-    from zoo.catalogue.catalog import Catalog
+    from zoo.catalog.reader import Catalog
 
     selection = Catalog().select(names)
     return selection.manifests, list(selection.unmatched)
@@ -113,7 +113,7 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
 
     Never uses the network and never imports torch. With NAMES, exits 1 when one is not ready.
     """
-    from zoo.run import doctor
+    from zoo.loading import doctor
 
     manifests, unmatched = _select(names) if names else (_all(), [])
     if unmatched:
@@ -151,6 +151,6 @@ def doctor_command(names: tuple[str, ...], as_json: bool) -> None:
 
 
 def _all() -> list[Manifest]:
-    from zoo.catalogue.catalog import Catalog
+    from zoo.catalog.reader import Catalog
 
     return Catalog().list()

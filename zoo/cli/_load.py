@@ -69,8 +69,8 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
-    from zoo.build.catalog import Catalog
-    from zoo.build.indices import parse_out_indices
+    from zoo.loading.api import Catalog
+    from zoo.loading.indices import parse_out_indices
     from zoo.manifest import VolumeInputSpec
 
     out = Output(as_json=as_json)

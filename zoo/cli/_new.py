@@ -50,7 +50,7 @@ def new_command(source: str, name: str, root: Path, force: bool, as_json: bool) 
     (a local transformers save_pretrained folder). What can be derived is filled in; the
     rest is marked with # TODO comments, which `zoo validate` lists until they are gone.
     """
-    from zoo.catalogue.validation import todo_markers
+    from zoo.catalog.validation import todo_markers
     from zoo.scaffold import write_draft
 
     out = Output(as_json=as_json)

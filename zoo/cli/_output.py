@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from zoo import constants
+from zoo import settings
 from zoo.cli import _layout
 from zoo.text import UNSAFE, visible
 
@@ -58,7 +58,7 @@ def _json_text(data: Any) -> str:
 def _width() -> int | None:
     """The width to lay out for: ``COLUMNS`` when set, else the terminal's; piped output is
     not cut to 80 columns (200)."""
-    return constants.columns() or (None if sys.stdout.isatty() else 200)
+    return settings.columns() or (None if sys.stdout.isatty() else 200)
 
 
 class Output:
@@ -74,7 +74,7 @@ class Output:
 
     def __init__(self, *, as_json: bool = False) -> None:
         self.as_json = as_json
-        plain = constants.no_color()
+        plain = settings.no_color()
         self.out = Console(
             soft_wrap=False,
             highlight=False,

@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from zoo.build.dtypes import choices, dtype_name
 from zoo.errors import UsageError
+from zoo.loading.dtypes import choices, dtype_name
 
 
 class DtypeParam(click.ParamType):
-    """``--dtype``: any spelling :func:`zoo.build.dtypes.dtype_name` accepts (``bf16``, ``bfloat16``...)."""
+    """``--dtype``: any spelling :func:`zoo.loading.dtypes.dtype_name` accepts (``bf16``, ``bfloat16``...)."""
 
     name = "dtype"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from zoo.catalogue.parse import parse_manifest
+from zoo.catalog.parse import parse_manifest
 from zoo.errors import ManifestExistsError, UsageError
 from zoo.manifest import Manifest
 from zoo.manifest._base import MODEL_NAME_PATTERN
@@ -55,8 +55,8 @@ def target_path(name: str, root: Path) -> Path:
 
 
 def _same_weights(manifest: Manifest, root: Path, target: Path) -> Manifest | None:
-    from zoo.catalogue.roots import default_roots
-    from zoo.catalogue.validation import catalogue_manifests
+    from zoo.catalog.roots import default_roots
+    from zoo.catalog.validation import catalogue_manifests
     from zoo.weights.sources import identity
 
     key = identity(manifest)

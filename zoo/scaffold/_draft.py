@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from zoo.catalogue import roots
+from zoo.catalog import roots
 
 SCHEMA_FILE = "manifest.schema.json"
 

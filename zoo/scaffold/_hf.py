@@ -137,7 +137,7 @@ def _input_from_preprocessor(
 
 
 def _license_from_card(folder: Path) -> dict[str, Any] | None:
-    from zoo.catalogue.timm_registry import _LICENSES
+    from zoo.catalog.timm.registry import _LICENSES
 
     card = folder / "README.md"
     try:

@@ -1,4 +1,4 @@
-"""Drafts from timm's registry (derived by :func:`zoo.catalogue.timm_registry.manifest_for`)."""
+"""Drafts from timm's registry (derived by :func:`zoo.catalog.timm.registry.manifest_for`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from zoo.scaffold._draft import Draft, common_todos
 
 
 def timm_draft(spec: str, name: str) -> Draft:
-    """A draft for ``<architecture>[.<tag>]``, derived by :func:`zoo.catalogue.timm_registry.manifest_for`."""
-    from zoo.catalogue import timm_registry
+    """A draft for ``<architecture>[.<tag>]``, derived by :func:`zoo.catalog.timm.registry.manifest_for`."""
+    from zoo.catalog.timm import registry as timm_registry
 
     derived = timm_registry.manifest_for(timm_registry.PREFIX + spec)
     data = derived.model_dump(mode="json", exclude_defaults=True)

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.catalogue._yaml import field_lines
-from zoo.catalogue.catalog import Catalog
-from zoo.catalogue.parse import read_bytes
+from zoo.catalog._yaml import field_lines
+from zoo.catalog.parse import read_bytes
+from zoo.catalog.reader import Catalog
 from zoo.manifest import Manifest
 from zoo.problems import Problem
 from zoo.site import _svg

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from zoo import constants
+from zoo import settings
 from zoo.errors import IntegrityError, WeightsNotAvailableError
 from zoo.manifest import HfLocation
-from zoo.weights import hf, http, integrity, mirror
+from zoo.weights.transport import http, hub, integrity, mirror
 
 log = logging.getLogger("zoo")
 
@@ -48,7 +48,7 @@ class Context:
 
 def offline() -> bool:
     """No network for zoo: ``ZOO_OFFLINE`` / ``HF_HUB_OFFLINE``, or a mirror in use."""
-    return constants.offline() or mirror.active() is not None
+    return settings.offline() or mirror.active() is not None
 
 
 def _offline_reason(what: str) -> str:
@@ -97,7 +97,7 @@ def url_cache_path(url: str) -> Path:
     """Where a URL's file is cached: ``<ZOO_HOME>/downloads/<hash of url>/<file name>``."""
     name = Path(urllib.parse.urlsplit(url).path).name or "download"
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    return constants.cache_dir() / key / name
+    return settings.cache_dir() / key / name
 
 
 def _cached_download(dest: Path, declared: str | None, ctx: Context) -> Path | None:
@@ -189,7 +189,7 @@ def _cached_hf(found: Path, loc: HfLocation, sha256: str | None, ctx: Context) -
         f"The Hugging Face cache holds a damaged copy of {_hf_target(loc)}: delete it "
         f"(`hf cache delete`, or remove {found.resolve()}) and fetch it again with `zoo pull {ctx.name}`."
     )
-    hf.check_files(found, fix=fix)
+    hub.check_files(found, fix=fix)
     if sha256 and found.is_file():
         try:
             integrity.check(found, sha256, declared_by=ctx.declared_by)
@@ -214,11 +214,11 @@ def hf_file(loc: HfLocation, sha256: str | None, ctx: Context) -> Path:
     active = mirror.active()
     if active is not None and (entry := active.find_hf_file(loc)) is not None:
         return mirrored(entry, active, sha256, ctx)
-    found = hf.cached(loc)
+    found = hub.cached(loc)
     if found is not None:
         return _cached_hf(found, loc, sha256, ctx)
     _refuse_offline(loc, ctx)
-    return _cached_hf(hf.fetch_file(loc, sha256=sha256), loc, sha256, ctx)
+    return _cached_hf(hub.fetch_file(loc, sha256=sha256), loc, sha256, ctx)
 
 
 def hf_repo(loc: HfLocation, patterns: list[str], ctx: Context) -> Path:
@@ -231,18 +231,18 @@ def hf_repo(loc: HfLocation, patterns: list[str], ctx: Context) -> Path:
         for entry in folder[1]:
             mirrored(entry, active, None, ctx)
         return folder[0]
-    found = hf.complete_snapshot(loc, patterns)
+    found = hub.complete_snapshot(loc, patterns)
     if found is not None:
         return _cached_hf(found, loc, None, ctx)
     _refuse_offline(loc, ctx)
-    return _cached_hf(hf.fetch_snapshot(loc, patterns), loc, None, ctx)
+    return _cached_hf(hub.fetch_snapshot(loc, patterns), loc, None, ctx)
 
 
 def _refuse_offline(loc: HfLocation, ctx: Context) -> None:
     if offline():
         raise WeightsNotAvailableError(
             _hf_target(loc),
-            _looked(str(constants.hf_hub_cache())),
+            _looked(str(settings.hf_hub_cache())),
             hf_fix(loc, ctx.name),
             reason=_offline_reason("in the Hugging Face cache"),
         )

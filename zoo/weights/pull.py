@@ -2,7 +2,7 @@
 
 Without a target the files land where loads look for them (zoo's download cache, the
 Hugging Face cache). With ``to`` they are also copied into a relocatable mirror folder and
-listed in its ``zoo.lock`` (see :mod:`zoo.weights.mirror`); :func:`pull_lock` reproduces
+listed in its ``zoo.lock`` (see :mod:`zoo.weights.transport.mirror`); :func:`pull_lock` reproduces
 a mirror from a lock, from the files next to the lock when they are there, else from the
 network.
 
@@ -21,10 +21,10 @@ from pathlib import Path, PurePosixPath
 
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
-from zoo.weights import integrity, mirror
 from zoo.weights.locations import Context, hf_file, url_file
-from zoo.weights.mirror import LOCK_NAME, LockEntry
 from zoo.weights.sources import WeightsFile, source_of
+from zoo.weights.transport import integrity, mirror
+from zoo.weights.transport.mirror import LOCK_NAME, LockEntry
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""zoo.transforms and zoo.loading.preprocess: the evaluation transform described by a manifest's input block."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+timm = pytest.importorskip("timm")
+Image = pytest.importorskip("PIL.Image")
+
+import zoo  # noqa: E402
+from zoo.loading.preprocess import EvalTransform  # noqa: E402
+from zoo.manifest import InputSpec  # noqa: E402
+
+
+def _image(width: int, height: int, mode: str = "RGB"):
+    g = torch.Generator().manual_seed(width * 1000 + height)
+    channels = 1 if mode == "L" else 3
+    data = torch.randint(0, 256, (height, width, channels), generator=g, dtype=torch.uint8)
+    array = data.squeeze(-1).numpy() if mode == "L" else data.numpy()
+    return Image.fromarray(array, mode=mode)
+
+
+def _timm_transform(name: str):
+    from timm.data import resolve_model_data_config
+    from timm.data.transforms_factory import create_transform
+
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False, num_classes=0)
+    return create_transform(**resolve_model_data_config(model), is_training=False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet18.a1_in1k",  # crop_pct 0.95, bicubic
+        "vit_small_patch16_224.dino",  # crop_pct 0.9
+        "eva02_base_patch14_448.mim_in22k_ft_in22k_in1k",  # squash
+        "convnext_tiny.fb_in22k",  # bicubic, 0.875
+        "vit_base_patch16_clip_224.openai",  # clip mean/std
+    ],
+)
+@pytest.mark.parametrize("size", [(300, 200), (200, 300), (224, 224), (97, 640)])
+def test_matches_timm_eval_transform(name: str, size: tuple[int, int]) -> None:
+    ours = zoo.transforms(f"timm/{name}")
+    theirs = _timm_transform(name)
+    img = _image(*size)
+    torch.testing.assert_close(ours(img), theirs(img), rtol=0, atol=1e-6)
+
+
+def test_border_mode_pads_with_the_mean() -> None:
+    spec = InputSpec(size=(32, 32), mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], crop_mode="border")
+    out = EvalTransform(spec)(_image(64, 16))  # wide image: scaled to 32x8, padded top and bottom
+    assert out.shape == (3, 32, 32)
+    # Padded rows hold round(255 * 0.5) = 128 -> (128/255 - 0.5) / 0.5, close to 0.
+    assert out[:, 0].abs().max() < 0.01
+    assert out[:, 16].abs().max() > 0.01
+
+
+def test_zero_pad_fill_pads_black_as_medsiglip_pads_to_a_square() -> None:
+    from torchvision import transforms as tv
+
+    spec = InputSpec(
+        size=(32, 32), mean=[0.5] * 3, std=[0.5] * 3, interpolation="bilinear",
+        crop_mode="border", pad_fill="zero",
+    )  # fmt: skip
+    img = _image(64, 16)
+    ours = EvalTransform(spec)(img)
+    assert torch.equal(ours[:, 0], torch.full_like(ours[:, 0], -1.0))  # black, normalized
+    assert "pad_fill='zero'" in repr(EvalTransform(spec))
+    # The MedSigLIP authors' order (fine_tune_for_image_classification.ipynb): zero-pad to a
+    # square (CenterCrop to the longer side), then resize; the same up to resampling.
+    authors = tv.Compose(
+        [
+            tv.CenterCrop(max(img.size)),
+            tv.Resize((32, 32), interpolation=tv.InterpolationMode.BILINEAR),
+            tv.ToTensor(),
+            tv.Normalize([0.5] * 3, [0.5] * 3),
+        ]
+    )(img)
+    assert (ours - authors).abs().mean() < 0.05
+    assert ours.shape == authors.shape
+
+
+def test_pad_fill_needs_border_mode() -> None:
+    with pytest.raises(ValueError, match="pad_fill zero applies to crop_mode border only"):
+        InputSpec(size=(8, 8), mean=[0.5], std=[0.5], pad_fill="zero")
+
+
+def test_non_square_center_keeps_the_aspect_ratio_and_crops() -> None:
+    spec = InputSpec(size=(32, 48), mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], crop_pct=1.0)
+    out = EvalTransform(spec)(_image(100, 100))
+    assert out.shape == (3, 32, 48)
+
+
+def test_grayscale_model_gets_one_channel_and_rgb_images_are_converted() -> None:
+    spec = InputSpec(size=(16, 16), mean=[0.449], std=[0.226])
+    assert EvalTransform(spec)(_image(20, 20)).shape == (1, 16, 16)
+    rgb = InputSpec(size=(16, 16), mean=[0.5] * 3, std=[0.5] * 3)
+    assert EvalTransform(rgb)(_image(20, 20, mode="L")).shape == (3, 16, 16)
+
+
+def test_uint8_tensor_input_is_scaled_like_an_image() -> None:
+    spec = InputSpec(
+        size=(8, 8), mean=[0.0] * 3, std=[1.0] * 3, crop_pct=1.0, interpolation="nearest"
+    )
+    img = _image(8, 8)
+    tensor = torch.from_numpy(__import__("numpy").array(img)).permute(2, 0, 1)
+    torch.testing.assert_close(EvalTransform(spec)(tensor), EvalTransform(spec)(img))
+
+
+def test_loaded_model_carries_its_preprocess() -> None:
+    model = zoo.load("universal/vit_tiny_patch16_224_random", pretrained=False)
+    x = model.preprocess(_image(300, 260)).unsqueeze(0)
+    assert x.shape == (1, 3, 224, 224)
+    assert model(x).shape == (1, 192)

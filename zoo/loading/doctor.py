@@ -1,0 +1,115 @@
+"""``zoo doctor``: can these models load here, now? A preflight that never touches the network.
+
+For each model: the wrapper type and whether its extra is installed, whether the packages
+its manifest ``requires`` are installed in a fitting version (from their metadata), where the
+weights are (mirrored, cached, local, missing), whether they are gated and a
+token is present. Nothing is imported to find out (``importlib.util.find_spec``
+only), so the doctor never imports torch, and nothing is hashed or downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any
+
+from zoo import settings
+from zoo.catalog import requirements
+from zoo.manifest import Manifest
+from zoo.weights import locations
+from zoo.weights.sources import source_of
+from zoo.weights.transport import mirror
+
+#: wrapper type -> (extra to install, top-level modules it needs)
+EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "timm": ("timm", ("torch", "safetensors", "timm")),
+    "transformers": ("transformers", ("torch", "safetensors", "transformers")),
+    "onnx": ("onnx", ("torch", "onnxruntime")),
+    "torchhub": ("torch", ("torch", "safetensors")),
+    "function": ("torch", ("torch", "safetensors")),
+    "monai": ("monai", ("torch", "safetensors", "monai", "einops", "nibabel")),
+    "open_clip": ("open_clip", ("torch", "safetensors", "timm", "open_clip")),
+}
+
+#: Weights states that a load can use without network (``missing`` needs it).
+AVAILABLE = ("mirrored", "cached", "local", "none")
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def hf_token_present() -> bool:
+    """Whether a Hugging Face token is set (``HF_TOKEN`` or the login's token file); never shown."""
+    return settings.hf_token() is not None
+
+
+def weights_state(manifest: Manifest) -> tuple[str, str | None]:
+    """Where a manifest's weights are: ``(state, path)``; state is one of ``mirrored``,
+    ``cached``, ``local``, ``none`` (random init), ``missing`` or ``unknown`` (a timm tag whose
+    host only timm's registry knows). Disk only: the weights
+    source answers (:meth:`zoo.weights.sources.Source.locate`)."""
+    source = source_of(manifest)
+    if source is None:
+        return "none", None
+    found = source.locate()
+    if found is None:
+        return "missing", None
+    return found.state, str(found.path) if found.path is not None else None
+
+
+def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
+    """The preflight report: global settings and one row per model."""
+    active = mirror.active()
+    token = hf_token_present()
+    online = not offline_now()
+    rows = []
+    for m in manifests:
+        extra, modules = EXTRAS.get(m.wrapper.type, ("torch", ("torch",)))
+        missing_modules = [mod for mod in modules if not _installed(mod)]
+        unmet = requirements.unmet(m)
+        state, where = weights_state(m)
+        here = state in AVAILABLE
+        blocked = m.gated and not here and not token
+        problems = []
+        if missing_modules:
+            problems.append(f"pip install 'zoo[{extra}]' ({', '.join(missing_modules)} missing)")
+        if unmet:
+            problems.append(f"{requirements.install_command(unmet)} ({', '.join(map(str, unmet))})")
+        if blocked:
+            problems.append("gated: request access on the Hub, then set HF_TOKEN")
+        if not here and not online:
+            problems.append(f"`zoo pull {m.name}` where there is network, or set ZOO_MIRROR")
+        rows.append(
+            {
+                "name": m.name,
+                "wrapper": m.wrapper.type,
+                "extra": extra,
+                "extra_installed": not missing_modules,
+                "missing_modules": missing_modules,
+                "requires": list(m.requires),
+                "requires_missing": [u.requirement for u in unmet],
+                "weights": state,
+                "weights_path": where,
+                "gated": m.gated,
+                "token": token if m.gated else None,
+                "ready": not missing_modules and not unmet and (here or (online and not blocked)),
+                "fix": "; ".join(problems) or None,
+            }
+        )
+    return {
+        "offline": offline_now(),
+        "mirror": str(active.root) if active is not None else None,
+        "hf_token": token,
+        "hf_cache": str(settings.hf_hub_cache()),
+        "zoo_cache": str(settings.cache_dir()),
+        "models": rows,
+    }
+
+
+def offline_now() -> bool:
+    """Whether loads run without network (offline variables, or a mirror in use)."""
+    return locations.offline()

@@ -1,0 +1,1 @@
+"""How bytes travel: HTTP with deadlines, the Hugging Face Hub cache, mirrors, integrity checks (no torch)."""
