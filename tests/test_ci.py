@@ -21,7 +21,8 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 
 def _commands() -> list[list[str]]:
-    """The commands `.ci/run` runs through its ``run`` helper (uv run --all-extras --locked)."""
+    """The commands `.ci/run` runs through its ``run`` helper (uv run --all-extras --all-groups
+    --locked)."""
     found = []
     for line in CI.read_text().replace("\\\n", " ").splitlines():  # join continued lines
         words = shlex.split(line, comments=True)
@@ -31,7 +32,7 @@ def _commands() -> list[list[str]]:
 
 
 def test_ci_runs_linters_type_checker_and_tests() -> None:
-    assert "uv run --all-extras --locked" in CI.read_text()
+    assert "uv run --all-extras --all-groups --locked" in CI.read_text()
     commands = _commands()
     for wanted in (
         ["ruff", "check", "."],

@@ -53,7 +53,13 @@ def test_installed_wheel_lists_and_validates_the_bundled_catalogue(
         dist,
         REPO_ROOT,
     )
-    (wheel,) = dist.glob("zoo-*.whl")
+    (wheel,) = dist.glob("*.whl")
+    # The distribution is ours (`zoo` on the public index is an unrelated project); the import
+    # name and the command stay `zoo`.
+    assert wheel.name.startswith("zoo_backbones-"), wheel.name
+    metadata = run(python, "-m", "zipfile", "-l", wheel)
+    assert "zoo_backbones-" in metadata
+    assert "zoo/__init__.py" in metadata
     run(uv, "pip", "install", "--no-deps", "--quiet", "--python", python, "--target", target, wheel)
 
     imported = run(python, "-c", "import zoo; print(zoo.__file__)")
@@ -77,3 +83,51 @@ def test_installed_wheel_lists_and_validates_the_bundled_catalogue(
     assert "window.zooIndex" in index
     assert len(list((site / "models").rglob("*.html"))) == len(in_checkout)
     assert not any(elsewhere.iterdir())  # running it wrote nothing into the working directory
+
+
+def _lock() -> dict[str, dict[str, object]]:
+    tomllib = pytest.importorskip("tomllib")
+
+    packages = tomllib.loads((REPO_ROOT / "uv.lock").read_text(encoding="utf-8"))["package"]
+    return {p["name"]: p for p in packages}
+
+
+def _closure(lock: dict[str, dict[str, object]], names: list[str]) -> set[str]:
+    """Every package the names need, following the lock's dependencies (markers ignored: a
+    package needed on any platform counts)."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in lock:
+            continue
+        seen.add(name)
+        todo += [d["name"] for d in lock[name].get("dependencies", [])]  # type: ignore[attr-defined]
+    return seen
+
+
+def _default_sync(lock: dict[str, dict[str, object]]) -> set[str]:
+    """What `uv run zoo list` installs on a fresh clone: the project's dependencies and its
+    default dependency groups (uv's default: ``dev``), no extras."""
+    tomllib = pytest.importorskip("tomllib")
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    name = project["project"]["name"]
+    groups = project.get("tool", {}).get("uv", {}).get("default-groups", ["dev"])
+    root = lock[name]
+    direct = [d["name"] for d in root.get("dependencies", [])]  # type: ignore[attr-defined]
+    dev = root.get("dev-dependencies", {})
+    for group in groups:
+        direct += [d["name"] for d in dev.get(group, [])]  # type: ignore[attr-defined]
+    return _closure(lock, direct)
+
+
+def test_the_first_command_installs_no_torch() -> None:
+    """`uv run zoo list` on a fresh clone installs the base dependencies and the small test
+    tools: no torch, no CUDA libraries (the README promises "no torch needed")."""
+    lock = _lock()
+    installed = _default_sync(lock)
+    heavy = sorted(n for n in installed if n in {"torch", "triton"} or n.startswith("nvidia-"))
+    assert heavy == []
+    assert "pydantic" in installed  # the reader sees the real dependency graph
+    assert "torch" in _closure(lock, ["torchscale"])  # the reference group is what pulls it

@@ -76,7 +76,7 @@ class MissingExtraError(ZooError, ImportError):
         self.package, self.extra = package, extra
         super().__init__(
             f"{purpose} needs the '{package}' package, which is not installed. "
-            f"Install it with: pip install 'zoo[{extra}]'"
+            f"Install it with: pip install 'zoo-backbones[{extra}]'"
         )
 
 

@@ -219,7 +219,7 @@ def test_nifti_without_nibabel_is_one_error_naming_the_extra(
     code, _, stderr = run_cli("embed", ct_manifest, volumes, "--out", out, *QUICK)
     assert code == 1
     assert "reading NIfTI volumes needs the 'nibabel' package" in stderr
-    assert "pip install 'zoo[monai]'" in stderr
+    assert "pip install 'zoo-backbones[monai]'" in stderr
     assert not out.exists()
 
 

@@ -3,6 +3,7 @@ network and without torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.offline_kit import hf_add, manifest, write
 from zoo import settings
-from zoo.loading import doctor
+from zoo.manifest import TimmWrapper
 from zoo.weights.transport import hub as hf
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -128,12 +129,13 @@ def test_mirrored_weights(
 def test_missing_extra_names_the_pip_command(
     catalog: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(doctor.EXTRAS, "timm", ("timm", ("torch", "zoo_no_such_module")))
+    traits = dataclasses.replace(TimmWrapper.traits, modules=("torch", "zoo_no_such_module"))
+    monkeypatch.setattr(TimmWrapper, "traits", traits)
     code, report = _rows(run_cli, "testing/random")
     (row,) = report["models"]
     assert row["extra_installed"] is False
     assert row["missing_modules"] == ["zoo_no_such_module"]
-    assert "pip install 'zoo[timm]'" in row["fix"]
+    assert "pip install 'zoo-backbones[timm]'" in row["fix"]
     assert code == 1
 
 

@@ -258,7 +258,7 @@ def test_missing_transformers_names_the_extra(
     monkeypatch.setitem(sys.modules, "transformers", None)
     code, _, err = run_cli("new", f"hf:{tmp_path}", "vision/x", "--root", root)
     assert code == 1
-    assert "pip install 'zoo[transformers]'" in err
+    assert "pip install 'zoo-backbones[transformers]'" in err
 
 
 # -- writing and refusing ----------------------------------------------------------------------

@@ -126,7 +126,7 @@ def _timm_row() -> dict[str, object]:
 
     version = timm_registry.installed_version()
     if version is None:
-        what = "not installed: pip install 'zoo[timm]'"
+        what = "not installed: pip install 'zoo-backbones[timm]'"
     else:
         counts = timm_registry.cached_counts()
         what = (
