@@ -26,6 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("zoo.compat", "zoo.scaffold", "zoo.site"),
     ("zoo.cli", "zoo.__main__"),
 ]
+#: The arrows up the house that are allowed, each for its reason: ``Catalog().load(name)``, the
+#: Python interface users were promised, delegates to the one load path above it (lazily).
+DELEGATIONS = {("zoo.catalog.reader", "zoo.loading.api")}
 #: ``zoo/__init__.py`` is the roof: it may reach any room, lazily.
 ROOF = "zoo"
 MAX_LINES = 400
@@ -103,14 +106,18 @@ def test_arrows_point_one_way() -> None:
             if target == ROOF:
                 continue
             there = _layer(target)
-            if there is not None and there > here:
+            if there is not None and there > here and (module, target) not in DELEGATIONS:
                 wrong.append(f"{module} -> {target}")
     assert wrong == [], "imports pointing up the house:\n" + "\n".join(wrong)
 
 
 def test_no_import_circle() -> None:
     modules = _modules()
-    graph = {m: set(_imports(p, modules)) - {m, ROOF} for m, p in modules.items() if m != ROOF}
+    graph = {
+        m: {t for t in _imports(p, modules) if (m, t) not in DELEGATIONS} - {m, ROOF}
+        for m, p in modules.items()
+        if m != ROOF
+    }
     # A package's __init__ is imported on the way to its modules; that is not an arrow.
     for module in graph:
         graph[module] -= {pkg for pkg in graph if module.startswith(pkg + ".")}

@@ -24,34 +24,30 @@ from zoo.errors import (
 if TYPE_CHECKING:
     from torch import nn
 
+    from zoo.catalog.reader import Catalog
     from zoo.embed.reader import read_embeddings
-    from zoo.loading.api import Catalog
+    from zoo.loading.api import load
     from zoo.loading.backbone import Backbone
     from zoo.manifest import Manifest
 
-#: Exported names imported on first use: Backbone and read_embeddings import torch; Catalog and
-#: Manifest import pydantic, which a `zoo list` answered from the listing index never needs.
+#: Exported names imported on first use: Backbone, load and read_embeddings import torch; Catalog
+#: and Manifest import pydantic, which a `zoo list` answered from the listing index never needs.
 _LAZY = {
     "Backbone": "zoo.loading.backbone",
-    "Catalog": "zoo.loading.api",
+    "Catalog": "zoo.catalog.reader",
+    "load": "zoo.loading.api",
     "Manifest": "zoo.manifest",
     "read_embeddings": "zoo.embed.reader",
 }
 
 
-def load(name: str | Path, **kwargs: Any) -> nn.Module:
-    """Build a model by name, alias, ``timm/<arch>[.<tag>]`` or manifest file; shortcut for
-    ``Catalog().load(name, ...)``."""
-    from zoo.loading.api import load as _load
-
-    return _load(name, **kwargs)
-
-
 def load_manifest(manifest: Manifest | str | Path, **kwargs: Any) -> nn.Module:
-    """Build a model from a manifest object or a manifest file that need not be in a catalogue."""
-    from zoo.loading.pipeline import load_manifest as _load
+    """Build a model from a manifest object or a manifest file that need not be in a catalogue:
+    :func:`zoo.load` with a path (see it for the arguments and errors)."""
+    from zoo.loading.api import load
+    from zoo.manifest import Manifest
 
-    return _load(manifest, **kwargs)
+    return load(manifest if isinstance(manifest, Manifest) else Path(manifest), **kwargs)
 
 
 def transforms(name_or_manifest: str | Path | Manifest) -> Any:

@@ -55,8 +55,12 @@ def catalog_paths() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
-def offline() -> bool:
-    """True when zoo must not touch the network (``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``)."""
+def offline_requested() -> bool:
+    """True when the user turned the network off (``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``).
+
+    Code that is about to use the network asks :func:`zoo.weights.locations.offline` (the one
+    ``offline``), which adds an active mirror.
+    """
     return _flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE")
 
 

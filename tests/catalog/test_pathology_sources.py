@@ -214,7 +214,7 @@ def test_genbio_pathfm_is_the_authors_constructor(catalog: zoo.Catalog) -> None:
 def test_genbio_pathfm_builds_the_authors_norms_and_rotary_grid(catalog: zoo.Catalog) -> None:
     """What only the built trunk shows: LayerNorm eps, the rotary type and coordinate scheme."""
     pytest.importorskip("timm")
-    from zoo.loading.pipeline import load_manifest
+    from zoo import load_manifest
 
     c = GENBIO["constructor"]
     trunk = load_manifest(catalog.get("pathology/genbio_pathfm"), meta=True).backbone.trunk

@@ -241,7 +241,7 @@ class Kit:
 
     def load(self, data: dict[str, Any], **kwargs: Any) -> Any:
         """Write the manifest and build it with the real pipeline."""
-        from zoo.loading.pipeline import load_manifest
+        from zoo import load_manifest
 
         return load_manifest(self.write(data), **kwargs)
 

@@ -138,7 +138,8 @@ def test_each_entry_knows_its_own_keywords(typo: str, meant: str, entry: str) ->
     "override", ["img_size", "dynamic_img_size", "drop_path_rate", "pretrained_cfg"]
 )
 def test_builder_overrides_are_not_taken_for_typos(override: str) -> None:
-    from zoo.loading.kwargs import LOAD_KEYWORDS, check_overrides
+    from zoo.loading.api import LOAD_KEYWORDS
+    from zoo.loading.kwargs import check_overrides
 
     assert check_overrides({override: 1}, LOAD_KEYWORDS, "here") is None  # nothing raised
 

@@ -12,8 +12,8 @@ import torch
 
 import zoo
 from tests.loading.loading_kit import Kit, block_outputs, hf_manifest, token_maps
+from zoo import load_manifest
 from zoo.loading.check import check_build
-from zoo.loading.pipeline import load_manifest
 
 EVA_EXAMPLE = "universal/vit_small_patch16_224_random"
 

@@ -16,9 +16,9 @@ import torch
 
 import zoo
 from tests.loading.loading_kit import Kit
+from zoo import load_manifest
 from zoo.errors import CheckpointMismatchError
 from zoo.loading.checkpoint import check_keys, remap
-from zoo.loading.pipeline import load_manifest
 from zoo.loading.wrappers.timm import timm_filters
 from zoo.manifest import Remap, TimmWrapper
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import torch
 
-from tests.loading.loading_kit import Kit
 from tests.conftest import CliRunner
+from tests.loading.loading_kit import Kit
 from zoo.errors import LoadError
 from zoo.loading.checkpoint import read_file
 from zoo.loading.pickles import blocked_globals

@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
+from zoo import load_manifest
 from zoo.errors import CheckpointMismatchError, UsageError
-from zoo.loading.pipeline import load_manifest
 
 pytest.importorskip("monai")
 

@@ -17,9 +17,9 @@ import torch
 import yaml
 
 import zoo
+from zoo import load_manifest
 from zoo.errors import CheckpointMismatchError, ContractError, MissingExtraError, UsageError
 from zoo.loading.check import check_build
-from zoo.loading.pipeline import load_manifest
 
 pytest.importorskip("monai")
 

@@ -21,8 +21,8 @@ from tests.offline_kit import (
     write,
 )
 from zoo import settings
+from zoo.catalog.reader import Catalog
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError
-from zoo.loading.api import Catalog
 from zoo.weights.transport.mirror import LOCK_NAME, read_lock
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -1,7 +1,8 @@
 """The Catalog: the manifests under one or more roots, found by name, alias or pattern.
 
-Reading only: building a model from a name is :class:`zoo.loading.api.Catalog`'s ``load``
-(the catalogue sits below the weights and the builders in the house).
+It reads; :meth:`Catalog.load` (the Python interface users were promised) hands the name to
+the one load path, :func:`zoo.loading.api.load` (the one arrow up the house, named in
+``tests/test_house.py``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zoo.catalog.filters import select
 from zoo.catalog.names import parse_ref
@@ -19,6 +21,9 @@ from zoo.catalog.suggest import rank
 from zoo.errors import DuplicateNameError, ManifestError, ModelNotFoundError
 from zoo.manifest import Manifest
 from zoo.problems import Problem
+
+if TYPE_CHECKING:
+    from zoo.loading.model import ZooModel
 
 
 @dataclass
@@ -141,6 +146,13 @@ class Catalog:
         rows = [index[name].summary() for name in self.names()]
         chosen = select(rows, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
         return [index[row["name"]] for row in chosen]
+
+    def load(self, name: str | Path | Manifest, **kwargs: Any) -> ZooModel:
+        """Build a model of this catalogue: :func:`zoo.load` with ``catalog=self`` (see it for
+        the arguments and errors)."""
+        from zoo.loading.api import load
+
+        return load(name, catalog=self, **kwargs)
 
     def resolve(self, text: str | Path) -> Manifest:
         """The manifest a user means: a catalogue name or alias, ``timm/<arch>[.<tag>]``, or the

@@ -69,7 +69,7 @@ def load_command(
     as_json: bool,
 ) -> None:
     """Build NAME, run one forward pass on a random input, and print a summary."""
-    from zoo.loading.api import Catalog
+    from zoo.loading.api import load
     from zoo.loading.indices import parse_out_indices
     from zoo.manifest import VolumeInputSpec
 
@@ -79,7 +79,7 @@ def load_command(
     import torch
 
     start = time.perf_counter()
-    model = Catalog().load(
+    model = load(
         name,
         out_indices=indices,
         pretrained=not random_init,

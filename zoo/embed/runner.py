@@ -79,9 +79,9 @@ class EmbedConfig:
 def reads_volumes(name: str) -> bool:
     """Whether the model (a catalogue name or a manifest file) takes volumes: then zoo embed
     reads volume files instead of images. Asked before anything is loaded."""
-    from zoo.loading.api import Catalog
+    from zoo.loading.api import resolve
 
-    return is_volume_model(Catalog().resolve(name))
+    return is_volume_model(resolve(name))
 
 
 def load_model(config: EmbedConfig) -> ZooModel:
@@ -92,15 +92,9 @@ def load_model(config: EmbedConfig) -> ZooModel:
         "pretrained": config.pretrained,
         "trust_remote_code": config.trust_remote_code,
     }
-    if config.name.endswith((".yaml", ".yml")) or Path(config.name).is_file():
-        from zoo.loading.pipeline import load_manifest
+    from zoo.loading.api import load
 
-        return load_manifest(config.name, **kwargs)
-    from zoo.loading.api import Catalog
-
-    model = Catalog().load(config.name, **kwargs)
-    assert isinstance(model, ZooModel)
-    return model
+    return load(config.name, **kwargs)
 
 
 class EmbedModule(pl.LightningModule):

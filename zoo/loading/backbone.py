@@ -150,7 +150,7 @@ class Backbone(nn.Module):
             "dtype": dtype,
             "trust_remote_code": trust_remote_code,
         }
-        from zoo.loading.api import Catalog
+        from zoo.loading.api import load
 
         variables = {
             what: variable
@@ -158,7 +158,7 @@ class Backbone(nn.Module):
             if variable is not None
         }
         try:
-            self.model: ZooModel = Catalog().load(self.name, **kwargs)
+            self.model: ZooModel = load(self.name, **kwargs)
         except ZooError as exc:
             if not variables:
                 raise

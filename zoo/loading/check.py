@@ -52,7 +52,7 @@ def _expected_maps(m: Manifest) -> list[list[int | None]]:
 
 def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
     """Build ``m`` and compare the embedding and every feature map with the manifest."""
-    from zoo.loading.pipeline import load_manifest
+    from zoo.loading.pipeline import build_model
 
     file = str(m.file)
     result = BuildCheck(name=m.name, file=file, ok=False)
@@ -68,19 +68,17 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
             f"needs {', '.join(map(str, missing))}: {requirements.install_command(missing)}",
         )
         return result
-    needs_file = m.wrapper.type == "onnx"
-    needs_code = m.wrapper.type == "torchhub"  # a hubconf.py runs, local or from GitHub
-    if needs_code and not trust_remote_code:
+    if m.wrapper.traits.runs_repository_code and not trust_remote_code:
         result.ok, result.skipped = (
             True,
             "runs repository code: pass --trust-remote-code to build it",
         )
         return result
-    attempts = ["cpu"] if needs_file else ["meta", "cpu"]
+    attempts = ["meta", "cpu"] if m.wrapper.traits.builds_on_meta else ["cpu"]
     last: Exception | None = None
     for device in attempts:
         try:
-            model = load_manifest(
+            model = build_model(
                 m, meta=device == "meta", pretrained=False, trust_remote_code=trust_remote_code
             )
             x = torch.zeros(1, m.input.in_chans, *m.input.size, device=device)

@@ -20,17 +20,6 @@ from zoo.weights import locations
 from zoo.weights.sources import source_of
 from zoo.weights.transport import mirror
 
-#: wrapper type -> (extra to install, top-level modules it needs)
-EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "timm": ("timm", ("torch", "safetensors", "timm")),
-    "transformers": ("transformers", ("torch", "safetensors", "transformers")),
-    "onnx": ("onnx", ("torch", "onnxruntime")),
-    "torchhub": ("torch", ("torch", "safetensors")),
-    "function": ("torch", ("torch", "safetensors")),
-    "monai": ("monai", ("torch", "safetensors", "monai", "einops", "nibabel")),
-    "open_clip": ("open_clip", ("torch", "safetensors", "timm", "open_clip")),
-}
-
 #: Weights states that a load can use without network (``missing`` needs it).
 AVAILABLE = ("mirrored", "cached", "local", "none")
 
@@ -65,10 +54,10 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
     """The preflight report: global settings and one row per model."""
     active = mirror.active()
     token = hf_token_present()
-    online = not offline_now()
+    online = not locations.offline()
     rows = []
     for m in manifests:
-        extra, modules = EXTRAS.get(m.wrapper.type, ("torch", ("torch",)))
+        extra, modules = m.wrapper.traits.extra, m.wrapper.traits.modules
         missing_modules = [mod for mod in modules if not _installed(mod)]
         unmet = requirements.unmet(m)
         state, where = weights_state(m)
@@ -76,7 +65,7 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
         blocked = m.gated and not here and not token
         problems = []
         if missing_modules:
-            problems.append(f"pip install 'zoo[{extra}]' ({', '.join(missing_modules)} missing)")
+            problems.append(f"pip install 'zoo-backbones[{extra}]' ({', '.join(missing_modules)} missing)")
         if unmet:
             problems.append(f"{requirements.install_command(unmet)} ({', '.join(map(str, unmet))})")
         if blocked:
@@ -101,15 +90,10 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
             }
         )
     return {
-        "offline": offline_now(),
+        "offline": locations.offline(),
         "mirror": str(active.root) if active is not None else None,
         "hf_token": token,
         "hf_cache": str(settings.hf_hub_cache()),
         "zoo_cache": str(settings.cache_dir()),
         "models": rows,
     }
-
-
-def offline_now() -> bool:
-    """Whether loads run without network (offline variables, or a mirror in use)."""
-    return locations.offline()

@@ -16,9 +16,6 @@ from typing import Any
 
 from zoo.errors import ArgumentError
 
-#: The keywords of :func:`zoo.loading.pipeline.load_manifest` (the rest are builder overrides).
-LOAD_KEYWORDS = ("out_indices", "pretrained", "device", "dtype", "trust_remote_code", "meta")
-
 #: How close a builder override must be to a keyword of the call to be taken for a typo of it.
 #: Tight on purpose: ``pretrained_cfg`` (a timm argument) is not a typo of ``pretrained``.
 CUTOFF = 0.85

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from zoo.catalog import requirements
-from zoo.catalog.parse import read_manifest
-from zoo.errors import MissingPackageError, UsageError
+from zoo.errors import MissingPackageError
 from zoo.loading.devices import resolve_device
 from zoo.loading.dtypes import torch_dtype
 from zoo.loading.indices import resolve_out_indices
-from zoo.loading.kwargs import LOAD_KEYWORDS, check_overrides
 from zoo.loading.model import ZooModel
-from zoo.loading.wrappers._base import (
-    Adapter,
-    BuildContext,
-    Builder,
-    contract_mismatch,
-    transformers_config_overrides,
-)
-from zoo.manifest import Manifest, TimmWrapper, TransformersWrapper
-
-
-def loader(wrapper_type: str) -> Builder:
-    """The ``build`` function of a wrapper type (its module is imported now, not before)."""
-    module = importlib.import_module(f"zoo.loading.wrappers.{wrapper_type}")
-    return module.build
+from zoo.loading.wrappers import WRAPPERS, Adapter, BuildContext
+from zoo.loading.wrappers._base import contract_mismatch
+from zoo.manifest import Manifest
 
 
 def parse_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
@@ -59,47 +44,6 @@ def trusted_modules(manifest: Manifest, trust_remote_code: bool) -> tuple[str, .
     if not trust_remote_code:
         return ()
     return tuple(m for r in manifest.requires for m in requirements.modules_of(r))
-
-
-def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
-    """A copy of the manifest that states what the overrides change (input size, channels)."""
-    if not overrides:
-        return manifest
-    if manifest.wrapper.type == "monai":  # the contract follows the network's arguments
-        from zoo.loading.wrappers.monai import apply_overrides as monai_overrides
-
-        return monai_overrides(manifest, overrides)
-    if manifest.wrapper.type == "onnx":
-        raise UsageError(
-            f"{manifest.name}: an onnx model takes no keyword overrides (got {', '.join(overrides)})"
-        )
-    spec = manifest.input.model_dump()
-    if "dynamic_img_size" in overrides:
-        spec["dynamic_size"] = bool(overrides["dynamic_img_size"])
-    if "img_size" in overrides:
-        size = overrides["img_size"]
-        spec["size"] = [size, size] if isinstance(size, int) else list(size)
-    if "in_chans" in overrides and overrides["in_chans"] != manifest.input.in_chans:
-        n = overrides["in_chans"]
-        # timm adapts a pretrained RGB stem by summing over channels; normalize with the mean statistics.
-        spec["mean"] = [sum(spec["mean"]) / len(spec["mean"])] * n
-        spec["std"] = [sum(spec["std"]) / len(spec["std"])] * n
-        spec["channels"] = None
-    wrapper = manifest.wrapper
-    if isinstance(wrapper, TimmWrapper):
-        wrapper = wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
-    elif isinstance(wrapper, TransformersWrapper):
-        config = {**wrapper.config, **transformers_config_overrides(overrides)}
-        wrapper = wrapper.model_copy(update={"config": config})
-    try:
-        data = manifest.model_dump()
-        data.update(input=spec, wrapper=wrapper.model_dump())
-        updated = Manifest.model_validate(data)
-    except ValueError as exc:
-        raise UsageError(
-            f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}"
-        ) from None
-    return updated.with_file(manifest.file)
 
 
 #: Manifest field blamed for each dimension ``Adapter.dims`` reports.
@@ -146,8 +90,8 @@ def check_dims(manifest: Manifest, adapter: Adapter) -> None:
         raise contract_mismatch(manifest, wrong)
 
 
-def load_manifest(
-    manifest: Manifest | str | Path,
+def build_model(
+    manifest: Manifest,
     *,
     out_indices: Any = None,
     pretrained: bool = True,
@@ -155,44 +99,34 @@ def load_manifest(
     dtype: str | torch.dtype | None = None,
     trust_remote_code: bool = False,
     meta: bool = False,
-    **overrides: Any,
+    overrides: dict[str, Any] | None = None,
 ) -> ZooModel:
-    """Build a model from its manifest.
+    """Build a model from a manifest: the one build step under :func:`zoo.load` (which checks
+    the keywords and resolves names, paths and mirrors first).
 
-    Args:
-        manifest: A :class:`Manifest`, or the path of a manifest file.
-        out_indices: ``None`` for embeddings ``[B, D]``; an int ``n`` for the last
-            ``n`` feature maps; a sequence of block indices (negatives allowed).
-        pretrained: Load the manifest's weights; ``False`` builds with random ones.
-        device: Where to put the model.
-        dtype: Floating dtype (default: the manifest's ``precision.default``).
-        trust_remote_code: Allow code from the model's repository when the
-            manifest declares it needs that.
-        meta: Build on the meta device without weights (for contract checks).
-        **overrides: Builder keyword arguments (``img_size``, ``dynamic_img_size``,
-            ``in_chans``...). An argument the architecture does not take is an error.
-
-    Returns:
-        A :class:`ZooModel` in eval mode, carrying ``manifest``.
+    The caller's ``overrides`` are written into a copy of the manifest by the wrapper type
+    (:meth:`~zoo.loading.wrappers.WrapperType.overrides`); the wrapper type then builds from
+    that manifest alone, in the mode decided here once: ``meta``, ``pretrained`` (a manifest
+    with a checkpoint, asked for) or ``random``.
     """
-    check_overrides(overrides, LOAD_KEYWORDS, "load_manifest")
-    if not isinstance(manifest, Manifest):
-        manifest = read_manifest(manifest, check_name=False)
     check_requirements(manifest)
-    manifest = apply_overrides(manifest, overrides)
+    wrapper_type = WRAPPERS[manifest.wrapper.type]
+    manifest = wrapper_type.overrides(manifest, dict(overrides or {}))
     blocks = resolve_out_indices(out_indices, manifest.output.feature_levels)
     target_dtype = parse_dtype(dtype) or torch_dtype(manifest.precision.default)
     target_device = resolve_device(device) if device is not None else None
     ctx = BuildContext(
-        pretrained=pretrained and not meta,
-        meta=meta,
-        overrides=dict(overrides),
+        mode="meta"
+        if meta
+        else "pretrained"
+        if pretrained and manifest.checkpoint is not None
+        else "random",
         dtype=None if meta else target_dtype,
         device=target_device,
         trust_remote_code=trust_remote_code,
         trusted=trusted_modules(manifest, trust_remote_code),
     )
-    backbone, adapter = loader(manifest.wrapper.type)(manifest, ctx)
+    backbone, adapter = wrapper_type.build(manifest, ctx)
     check_dims(manifest, adapter)
     backbone.eval()
     if not meta:

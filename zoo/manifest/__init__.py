@@ -21,7 +21,9 @@ from zoo.manifest._wrappers import (
     OpenClipWrapper,
     TimmWrapper,
     TorchHubWrapper,
+    Traits,
     TransformersWrapper,
+    Wrapper,
 )
 
 __all__ = [
@@ -44,8 +46,10 @@ __all__ = [
     "Remap",
     "TimmWrapper",
     "TorchHubWrapper",
+    "Traits",
     "TransformersWrapper",
     "VolumeGrid",
     "VolumeInputSpec",
+    "Wrapper",
     "schema_text",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -27,6 +28,33 @@ RESERVED_TIMM_KWARGS = frozenset(
 )
 
 _DOTTED = re.compile(DOTTED_PATH_PATTERN)
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a wrapper type is, as facts every layer may ask without importing torch.
+
+    Each wrapper model below carries one (``TimmWrapper.traits``); the loading side of the
+    same type is its row in :data:`zoo.loading.wrappers.WRAPPERS`. Nothing else in zoo
+    branches on ``wrapper.type``.
+
+    Attributes:
+        extra: The ``pip install 'zoo-backbones[extra]'`` that brings what it builds with.
+        modules: Top-level modules it imports to build (``zoo doctor`` looks for them).
+        runs_repository_code: Building it always runs code from a repository (a ``hubconf.py``),
+            so ``zoo validate --build`` builds it only with ``--trust-remote-code``.
+        builds_on_meta: It can be built on the ``meta`` device (no memory, no weights).
+        weights_file_is_model: The checkpoint file is the model (an ONNX graph): nothing builds
+            without it, and its side files travel with it.
+        takes_overrides: Caller keyword arguments (``img_size``...) can change what it builds.
+    """
+
+    extra: str
+    modules: tuple[str, ...]
+    runs_repository_code: bool = False
+    builds_on_meta: bool = True
+    weights_file_is_model: bool = False
+    takes_overrides: bool = True
 
 
 def check_object_refs(value: Any, where: str = "kwargs") -> Any:
@@ -76,6 +104,8 @@ class _KwargsMixin(StrictModel):
 class TimmWrapper(_KwargsMixin):
     """Build with `timm.create_model(architecture, num_classes=0, **kwargs)`."""
 
+    traits: ClassVar[Traits] = Traits("timm", ("torch", "safetensors", "timm"))
+
     type: Literal["timm"]
     """Wrapper type."""
     architecture: Annotated[str, Field(pattern=r"^[a-z0-9_]+$", examples=["vit_small_patch16_224"])]
@@ -107,6 +137,8 @@ class TimmWrapper(_KwargsMixin):
 class TransformersWrapper(_KwargsMixin):
     """Build with Hugging Face transformers (`from_pretrained`, or `from_config` without weights)."""
 
+    traits: ClassVar[Traits] = Traits("transformers", ("torch", "safetensors", "transformers"))
+
     type: Literal["transformers"]
     """Wrapper type."""
     model_class: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "AutoModel"
@@ -124,6 +156,14 @@ class TransformersWrapper(_KwargsMixin):
 class OnnxWrapper(StrictModel):
     """Run an ONNX file with onnxruntime; the file is the checkpoint (`path`, `url` or `hf`)."""
 
+    traits: ClassVar[Traits] = Traits(
+        "onnx",
+        ("torch", "onnxruntime"),
+        builds_on_meta=False,
+        weights_file_is_model=True,
+        takes_overrides=False,
+    )
+
     type: Literal["onnx"]
     """Wrapper type."""
     providers: list[NonEmptyStr] | None = None
@@ -137,6 +177,8 @@ class OnnxWrapper(StrictModel):
 
 class TorchHubWrapper(_KwargsMixin):
     """Build with `torch.hub.load(repo, entry, **kwargs)`."""
+
+    traits: ClassVar[Traits] = Traits("torch", ("torch", "safetensors"), runs_repository_code=True)
 
     type: Literal["torchhub"]
     """Wrapper type."""
@@ -155,6 +197,8 @@ class TorchHubWrapper(_KwargsMixin):
 class FunctionWrapper(_KwargsMixin):
     """Call a Python function that returns an `nn.Module`."""
 
+    traits: ClassVar[Traits] = Traits("torch", ("torch", "safetensors"))
+
     type: Literal["function"]
     """Wrapper type."""
     path: DottedPath
@@ -167,6 +211,10 @@ class FunctionWrapper(_KwargsMixin):
 class MonaiWrapper(_KwargsMixin):
     """Build the encoder of a MONAI network (`monai.networks.nets.<network>(**kwargs)`, decoder
     removed): its feature maps are addressable by `out_indices` and pooled into the embedding."""
+
+    traits: ClassVar[Traits] = Traits(
+        "monai", ("torch", "safetensors", "monai", "einops", "nibabel")
+    )
 
     type: Literal["monai"]
     """Wrapper type."""
@@ -182,6 +230,8 @@ class MonaiWrapper(_KwargsMixin):
 
 class OpenClipWrapper(StrictModel):
     """Build the image tower of an open_clip model from an inline model config (offline)."""
+
+    traits: ClassVar[Traits] = Traits("open_clip", ("torch", "safetensors", "timm", "open_clip"))
 
     type: Literal["open_clip"]
     """Wrapper type."""
@@ -219,6 +269,13 @@ Wrapper = Annotated[
     | OpenClipWrapper,
     Field(discriminator="type"),
 ]
+
+
+def runs_code(wrapper: Any) -> bool:
+    """Whether building this wrapper runs code from a repository (a ``hubconf.py``, or a
+    transformers repository's own modules): only with the caller's ``trust_remote_code``."""
+    return bool(wrapper.traits.runs_repository_code or getattr(wrapper, "trust_remote_code", False))
+
 
 WRAPPER_TYPES: tuple[str, ...] = (
     "timm",

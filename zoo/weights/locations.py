@@ -48,7 +48,7 @@ class Context:
 
 def offline() -> bool:
     """No network for zoo: ``ZOO_OFFLINE`` / ``HF_HUB_OFFLINE``, or a mirror in use."""
-    return settings.offline() or mirror.active() is not None
+    return settings.offline_requested() or mirror.active() is not None
 
 
 def _offline_reason(what: str) -> str:

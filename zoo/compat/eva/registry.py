@@ -19,11 +19,12 @@ from typing import Any
 
 from torch import nn
 
+from zoo.catalog.reader import Catalog
 from zoo.catalog.suggest import rank
 from zoo.catalog.timm.index import PREFIX
 from zoo.compat.eva.base import BaseModel
 from zoo.errors import ArgumentError, RegistryLookupError, UsageError, ZooError
-from zoo.loading.api import Catalog
+from zoo.loading.api import load
 
 RegistryItem = Callable[..., Any]
 ModelFn = Callable[..., nn.Module]
@@ -73,7 +74,7 @@ class Registry:
 
 def _catalogue_fn(name: str) -> ModelFn:
     def build(**kwargs: Any) -> nn.Module:
-        return Catalog().load(name, **kwargs)
+        return load(name, **kwargs)
 
     build.__name__ = build.__qualname__ = name.replace("/", "__")
     return build

@@ -31,9 +31,9 @@ _URL = re.compile(r"^https?://")
 
 
 def _load(manifest: Manifest, **kwargs: Any) -> ZooModel:
-    from zoo.loading.pipeline import load_manifest
+    from zoo.loading.api import load
 
-    return load_manifest(manifest, **kwargs)
+    return load(manifest, **kwargs)
 
 
 def _slug(text: str) -> str:

@@ -1,28 +1,39 @@
-"""The small protocol every wrapper type implements, and what they share."""
+"""The small protocol every wrapper type implements, and what they share.
+
+A wrapper type is one :class:`WrapperType` object (its row in
+:data:`zoo.loading.wrappers.WRAPPERS`): how the caller's keyword arguments change its
+manifest (:meth:`WrapperType.overrides`) and how it builds (:meth:`WrapperType.build`),
+from the manifest alone and the :class:`BuildContext` (meta, random or pretrained, decided
+once by the pipeline).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from zoo.errors import ContractError
+from zoo.errors import ContractError, UsageError
+from zoo.loading.objects import resolve_objects
 from zoo.manifest import Manifest
+from zoo.manifest._wrappers import Wrapper
 from zoo.weights.sources import source_of
+
+#: What a build makes: ``meta`` (shapes only, no memory, no weights: validation), ``random``
+#: (random initialization) or ``pretrained`` (the manifest's checkpoint, loaded strictly).
+Mode = Literal["meta", "random", "pretrained"]
 
 
 @dataclass(frozen=True)
 class BuildContext:
-    """What the caller asked for.
+    """What the caller asked for, decided once by the pipeline.
 
     Attributes:
-        pretrained: Load the manifest's weights (False: random initialization).
-        meta: Build on the ``meta`` device without weights (validation).
-        overrides: Extra builder keyword arguments from the caller.
+        mode: ``meta``, ``random`` or ``pretrained`` (only for a manifest with a checkpoint).
         dtype: Target dtype of floating parameters.
         device: Target device.
         trust_remote_code: The caller opted in to code from the model's repository.
@@ -30,13 +41,30 @@ class BuildContext:
             the manifest's ``requires`` when the caller passed ``trust_remote_code``.
     """
 
-    pretrained: bool = True
-    meta: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)
+    mode: Mode = "random"
     dtype: torch.dtype | None = None
     device: torch.device | None = None
     trust_remote_code: bool = False
     trusted: tuple[str, ...] = ()
+
+    @property
+    def meta(self) -> bool:
+        """Build on the ``meta`` device, without weights."""
+        return self.mode == "meta"
+
+    @property
+    def pretrained(self) -> bool:
+        """Load the manifest's checkpoint."""
+        return self.mode == "pretrained"
+
+    def resolve(self, manifest: Manifest, value: dict[str, Any], field: str) -> dict[str, Any]:
+        """A copy of a kwargs mapping of the manifest with every ``{$object: path}`` imported
+        (under the allow-list, plus the ``requires`` modules on the caller's opt-in): the one
+        kwargs helper of every wrapper type."""
+        resolved: dict[str, Any] = resolve_objects(
+            dict(value), purpose=f"{manifest.name}: {field}", also=self.trusted
+        )
+        return resolved
 
 
 class Adapter:
@@ -94,6 +122,67 @@ class Adapter:
 
 
 Builder = Callable[[Manifest, BuildContext], tuple[nn.Module, Adapter]]
+
+
+class WrapperType:
+    """One wrapper type: everything zoo does differently for it lives in its object.
+
+    Its torch-free facts are the manifest model's ``traits`` (:class:`zoo.manifest.Traits`).
+    """
+
+    def overrides(self, manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
+        """A copy of the manifest that states what the caller's keyword arguments change: the
+        input (``img_size``, ``dynamic_img_size``, ``in_chans``) and the wrapper's own arguments.
+
+        Raises:
+            UsageError: The type takes no overrides, or they make the manifest invalid.
+        """
+        if not overrides:
+            return manifest
+        if not manifest.wrapper.traits.takes_overrides:
+            raise UsageError(
+                f"{manifest.name}: a {manifest.wrapper.type} model takes no keyword overrides "
+                f"(got {', '.join(overrides)})"
+            )
+        spec = manifest.input.model_dump()
+        if "dynamic_img_size" in overrides:
+            spec["dynamic_size"] = bool(overrides["dynamic_img_size"])
+        if "img_size" in overrides:
+            size = overrides["img_size"]
+            spec["size"] = [size, size] if isinstance(size, int) else list(size)
+        if "in_chans" in overrides and overrides["in_chans"] != manifest.input.in_chans:
+            n = overrides["in_chans"]
+            # timm adapts a pretrained RGB stem by summing over channels: normalize with the
+            # mean statistics.
+            spec["mean"] = [sum(spec["mean"]) / len(spec["mean"])] * n
+            spec["std"] = [sum(spec["std"]) / len(spec["std"])] * n
+            spec["channels"] = None
+        data = manifest.model_dump()
+        data.update(input=spec, wrapper=self.merge(manifest, overrides).model_dump())
+        return revalidate(manifest, data, overrides)
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        """The wrapper block with the caller's keyword arguments in it."""
+        raise NotImplementedError
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        """The module and the adapter that reaches its tokens, pooled output and blocks."""
+        raise NotImplementedError
+
+
+def revalidate(manifest: Manifest, data: dict[str, Any], overrides: dict[str, Any]) -> Manifest:
+    """The manifest made of ``data`` (a changed dump of ``manifest``), validated again.
+
+    Raises:
+        UsageError: The overrides made it invalid.
+    """
+    try:
+        updated = Manifest.model_validate(data)
+    except ValueError as exc:
+        raise UsageError(
+            f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}"
+        ) from None
+    return updated.with_file(manifest.file)
 
 
 #: timm's keyword names for what transformers configs call otherwise.

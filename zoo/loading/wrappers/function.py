@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from zoo.errors import ArgumentError
 from zoo.loading.kwargs import did_you_mean, parameters
-from zoo.loading.objects import import_object, resolve_objects
-from zoo.loading.wrappers._base import Adapter, BuildContext
+from zoo.loading.objects import import_object
+from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import adapter_for, as_module, attach_weights, build_scope
-from zoo.manifest import FunctionWrapper, Manifest
+from zoo.manifest import FunctionWrapper, Manifest, Wrapper
 
 
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
@@ -18,10 +20,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     assert isinstance(wrapper, FunctionWrapper)
     purpose = f"{manifest.name}: wrapper.path"
     fn = import_object(wrapper.path, purpose=purpose, also=ctx.trusted)
-    arguments = resolve_objects(
-        dict(wrapper.arguments), purpose=f"{manifest.name}: wrapper.arguments", also=ctx.trusted
-    )
-    arguments.update(ctx.overrides)
+    arguments = ctx.resolve(manifest, wrapper.arguments, "wrapper.arguments")
     with build_scope(manifest, ctx):
         try:
             module = as_module(fn(**arguments), manifest, wrapper.path)
@@ -32,3 +31,18 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
             ) from None
     attach_weights(module, manifest, ctx)
     return module, adapter_for(module, manifest)
+
+
+class Function(WrapperType):
+    """A dotted-path function: the caller's keyword arguments join ``wrapper.arguments``."""
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        wrapper = manifest.wrapper
+        assert isinstance(wrapper, FunctionWrapper)
+        return wrapper.model_copy(update={"arguments": {**wrapper.arguments, **overrides}})
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = Function()

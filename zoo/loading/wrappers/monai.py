@@ -18,8 +18,13 @@ from torch import nn
 
 from zoo.errors import LoadError, MissingExtraError, UsageError
 from zoo.loading.checkpoint import empty_parameters
-from zoo.loading.objects import resolve_objects
-from zoo.loading.wrappers._base import Adapter, BuildContext, contract_mismatch
+from zoo.loading.wrappers._base import (
+    Adapter,
+    BuildContext,
+    WrapperType,
+    contract_mismatch,
+    revalidate,
+)
 from zoo.loading.wrappers._generic import as_module, attach_weights, build_scope
 from zoo.manifest import Manifest, MonaiWrapper
 
@@ -231,11 +236,10 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     nets = _nets()
     cls = _network(nets, wrapper.network)
     adapter_type = ADAPTERS[wrapper.network]
-    kwargs = resolve_objects(dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs")
+    kwargs = ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
     if adapter_type.out_channels:
         kwargs.setdefault("out_channels", 1)  # sizes only the decoder, which is removed below
     kwargs.setdefault("in_channels", manifest.input.in_chans)
-    kwargs.update(ctx.overrides)
     check_declared(manifest, adapter_type.describe(kwargs))
     # MONAI's constructors call .item() on tensors, which torch.device("meta") refuses: build with
     # parameters on meta (no memory, no init) and move the few real buffers to meta afterwards.
@@ -268,6 +272,8 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
     Raises:
         UsageError: The overrides make an invalid manifest.
     """
+    if not overrides:
+        return manifest
     wrapper = manifest.wrapper
     assert isinstance(wrapper, MonaiWrapper)
     kwargs = {**wrapper.kwargs, **overrides}
@@ -286,10 +292,18 @@ def apply_overrides(manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
     out["grid"].update(strides=encoder.strides, multiple=encoder.multiple, pool=pool)
     if out["pooling"] == "mean":
         out["embedding_dim"] = sum(encoder.channels[i % levels] for i in pool)
-    try:
-        updated = Manifest.model_validate(data)
-    except ValueError as exc:
-        raise UsageError(
-            f"{manifest.name}: overrides {overrides} make the manifest invalid: {exc}"
-        ) from None
-    return updated.with_file(manifest.file)
+    return revalidate(manifest, data, overrides)
+
+
+class Monai(WrapperType):
+    """A MONAI encoder: the caller's constructor arguments change the network, so the
+    manifest's channels, levels and grid follow them (:func:`apply_overrides`)."""
+
+    def overrides(self, manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
+        return apply_overrides(manifest, overrides)
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = Monai()

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from zoo.errors import ContractError, LoadError, MissingExtraError
-from zoo.loading.wrappers._base import Adapter, BuildContext, weights_path
+from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType, weights_path
 from zoo.manifest import Manifest, OnnxWrapper
 
 _ONNX_TYPES = {
@@ -109,3 +109,14 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         )
     module = OnnxModule(session, wanted[:1])
     return module, OnnxAdapter(module, manifest, list(wrapper.hidden_states))
+
+
+class Onnx(WrapperType):
+    """An ONNX graph: the file is the model, so it takes no overrides and never builds on meta
+    (``traits``)."""
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = Onnx()

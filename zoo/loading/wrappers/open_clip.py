@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from zoo.errors import LoadError, MissingExtraError, UsageError
-from zoo.loading.wrappers._base import Adapter, BuildContext
+from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import attach_weights, build_scope
-from zoo.manifest import Manifest, OpenClipWrapper
+from zoo.manifest import Manifest, OpenClipWrapper, Wrapper
 
 
 def _open_clip() -> Any:
@@ -100,22 +100,6 @@ class OpenClipAdapter(Adapter):
         }
 
 
-def vision_cfg(manifest: Manifest, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The manifest's ``vision_cfg`` with the caller's overrides (only ``img_size`` applies)."""
-    wrapper = manifest.wrapper
-    assert isinstance(wrapper, OpenClipWrapper)
-    unknown = sorted(set(overrides) - {"img_size"})
-    if unknown:
-        raise UsageError(
-            f"{manifest.name}: an open_clip image tower takes only img_size as an override "
-            f"(got {', '.join(unknown)}); its position embedding is fixed to one input size"
-        )
-    cfg = dict(wrapper.config["vision_cfg"])
-    if "img_size" in overrides:
-        cfg["image_size"] = overrides["img_size"]
-    return cfg
-
-
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build the image tower from ``wrapper.config``; weights through zoo's checkpoint path."""
     open_clip = _open_clip()
@@ -123,7 +107,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
 
     wrapper = manifest.wrapper
     assert isinstance(wrapper, OpenClipWrapper)
-    cfg = vision_cfg(manifest, ctx.overrides)
+    cfg = dict(wrapper.config["vision_cfg"])
     known = {f.name for f in dataclasses.fields(CLIPVisionCfg)}
     unknown = sorted(set(cfg) - known)
     if unknown:
@@ -149,3 +133,25 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
             ) from None
     attach_weights(tower, manifest, ctx)
     return tower, OpenClipAdapter(tower, manifest)
+
+
+class OpenClip(WrapperType):
+    """An open_clip image tower: only ``img_size`` can change (``vision_cfg.image_size``)."""
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        wrapper = manifest.wrapper
+        assert isinstance(wrapper, OpenClipWrapper)
+        unknown = sorted(set(overrides) - {"img_size"})
+        if unknown:
+            raise UsageError(
+                f"{manifest.name}: an open_clip image tower takes only img_size as an override "
+                f"(got {', '.join(unknown)}); its position embedding is fixed to one input size"
+            )
+        vision = {**wrapper.config["vision_cfg"], "image_size": overrides["img_size"]}
+        return wrapper.model_copy(update={"config": {**wrapper.config, "vision_cfg": vision}})
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = OpenClip()

@@ -12,9 +12,8 @@ from torch import nn
 from zoo.errors import ArgumentError, LoadError, MissingExtraError
 from zoo.loading.checkpoint import StateDict, assign, empty_parameters, load_state_dict
 from zoo.loading.meta import meta_device
-from zoo.loading.objects import resolve_objects
-from zoo.loading.wrappers._base import Adapter, BuildContext, weights_path
-from zoo.manifest import Manifest, TimmWrapper
+from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType, weights_path
+from zoo.manifest import Manifest, TimmWrapper, Wrapper
 
 
 def _timm() -> Any:
@@ -62,14 +61,11 @@ class TimmAdapter(Adapter):
 
 
 def kwargs_for(manifest: Manifest, ctx: BuildContext) -> dict[str, Any]:
-    """The ``create_model`` kwargs: the manifest's, with ``$object`` resolved, then the caller's."""
+    """The ``create_model`` kwargs: the manifest's (with the caller's merged in), ``$object``
+    resolved."""
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TimmWrapper)
-    kwargs = resolve_objects(
-        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
-    )
-    kwargs.update(ctx.overrides)
-    return kwargs
+    return ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
 
 
 def _architecture(manifest: Manifest) -> str:
@@ -156,7 +152,7 @@ def timm_filters(model: nn.Module) -> tuple[Callable[[StateDict], StateDict], ..
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Build the timm model; with weights, on meta then assigned from the checkpoint."""
     kwargs = kwargs_for(manifest, ctx)
-    ckpt = manifest.checkpoint if ctx.pretrained and not ctx.meta else None
+    ckpt = manifest.checkpoint if ctx.pretrained else None
     if ctx.meta:
         with meta_device():
             model = _create(manifest, kwargs, skip_init=True)
@@ -174,11 +170,26 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         assign(
             model, state, source=str(path), strict=ckpt.strict, dtype=ctx.dtype, device=ctx.device
         )
-    tell_the_truth(model, manifest)
+    set_pretrained_cfg(model, manifest)
     return model, TimmAdapter(model, manifest)
 
 
-def tell_the_truth(model: nn.Module, manifest: Manifest) -> None:
+class Timm(WrapperType):
+    """``timm.create_model``: the caller's keyword arguments join ``wrapper.kwargs``."""
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        wrapper = manifest.wrapper
+        assert isinstance(wrapper, TimmWrapper)
+        return wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = Timm()
+
+
+def set_pretrained_cfg(model: nn.Module, manifest: Manifest) -> None:
     """Replace the timm model's ``pretrained_cfg`` (which describes timm's default tag, e.g.
     ``augreg_in21k_ft_in1k``, whatever zoo loaded) by what the manifest says: its input and its
     weights; a timm tag keeps timm's own record of where that tag lives."""

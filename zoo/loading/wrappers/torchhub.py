@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from zoo import settings
 from zoo.catalog.roots import manifest_relative
 from zoo.errors import LoadError, TrustError, UsageError, WeightsNotAvailableError
-from zoo.loading.objects import resolve_objects
-from zoo.loading.wrappers._base import Adapter, BuildContext
+from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import adapter_for, as_module, attach_weights, build_scope
-from zoo.manifest import Manifest, TorchHubWrapper
+from zoo.manifest import Manifest, TorchHubWrapper, Wrapper
+from zoo.weights.locations import offline
 
 
 def _local_repo(manifest: Manifest, repo: str, ctx: BuildContext) -> str:
@@ -45,10 +45,7 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     """Load the entry point; a remote repository needs ``trust_repo`` in the manifest and the caller's opt-in."""
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TorchHubWrapper)
-    kwargs = resolve_objects(
-        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
-    )
-    kwargs.update(ctx.overrides)
+    kwargs = ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
     if wrapper.source == "local":
         repo = _local_repo(manifest, wrapper.repo, ctx)
         extra: dict[str, object] = {}
@@ -66,9 +63,11 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
                 flag="--trust-remote-code",
             )
         repo = wrapper.repo
-        extra = {"trust_repo": True, "skip_validation": settings.offline()}
+        # Offline means ZOO_OFFLINE / HF_HUB_OFFLINE or a mirror in use: no GitHub either.
+        no_network = offline()
+        extra = {"trust_repo": True, "skip_validation": no_network}
         cached = Path(torch.hub.get_dir()) / repo.replace("/", "_").replace(":", "_")
-        if settings.offline() and not any(Path(torch.hub.get_dir()).glob(cached.name + "*")):
+        if no_network and not any(Path(torch.hub.get_dir()).glob(cached.name + "*")):
             raise WeightsNotAvailableError(
                 repo,
                 [torch.hub.get_dir()],
@@ -87,3 +86,18 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     module = as_module(obj, manifest, f"torch.hub entry {wrapper.entry}")
     attach_weights(module, manifest, ctx)
     return module, adapter_for(module, manifest)
+
+
+class TorchHub(WrapperType):
+    """``torch.hub.load``: the caller's keyword arguments join ``wrapper.kwargs``."""
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        wrapper = manifest.wrapper
+        assert isinstance(wrapper, TorchHubWrapper)
+        return wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = TorchHub()

@@ -11,15 +11,15 @@ from torch import nn
 
 from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
 from zoo.loading.meta import meta_device
-from zoo.loading.objects import resolve_objects
 from zoo.loading.wrappers._base import (
     Adapter,
     BuildContext,
+    WrapperType,
     transformers_config_overrides,
     weights_path,
 )
 from zoo.loading.wrappers._hf_weights import enforce_loading_info, folder_state, quiet
-from zoo.manifest import Manifest, TransformersWrapper
+from zoo.manifest import Manifest, TransformersWrapper, Wrapper
 
 
 def _transformers() -> Any:
@@ -151,7 +151,8 @@ def _check_config_keys(manifest: Manifest, config: Any, caller: dict[str, Any]) 
     if unknown:
         raise UsageError(
             f"{manifest.name}: {type(config).__name__} has no setting {', '.join(unknown)} "
-            "(overrides are config keys such as image_size, or timm's img_size / in_chans)"
+            "(wrapper.config and keyword overrides are config keys such as image_size, or timm's "
+            "img_size / in_chans)"
         )
 
 
@@ -176,11 +177,7 @@ def _concrete_class(wrapper: TransformersWrapper, config: Any, folder: Path, rem
 
 
 def _from_checkpoint(
-    manifest: Manifest,
-    ctx: BuildContext,
-    overrides: dict[str, Any],
-    caller: dict[str, Any],
-    kwargs: dict[str, Any],
+    manifest: Manifest, ctx: BuildContext, overrides: dict[str, Any], kwargs: dict[str, Any]
 ) -> nn.Module:
     """Build with the checkpoint's weights, read by zoo and loaded strictly.
 
@@ -206,7 +203,7 @@ def _from_checkpoint(
         # A tower of a composite checkpoint (CLIPVisionModel out of a CLIPModel folder):
         # the tower's config class reads its part of config.json (vision_config).
         config = wanted.from_pretrained(folder)
-    _check_config_keys(manifest, config, caller)
+    _check_config_keys(manifest, config, overrides)
     for key, value in overrides.items():
         if key != "model_type":
             setattr(config, key, value)
@@ -235,18 +232,14 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TransformersWrapper)
     cls = _model_class(wrapper)
-    kwargs = resolve_objects(
-        dict(wrapper.kwargs), purpose=f"{manifest.name}: wrapper.kwargs", also=ctx.trusted
-    )
-    caller = transformers_config_overrides(ctx.overrides)
-    overrides = {**wrapper.config, **caller}
-    ckpt = manifest.checkpoint if ctx.pretrained else None
+    kwargs = ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
+    config = dict(wrapper.config)
     try:
         with quiet(transformers):
             model = (
-                _from_checkpoint(manifest, ctx, overrides, caller, kwargs)
-                if ckpt is not None
-                else _from_config(manifest, ctx, cls, overrides, caller, kwargs)
+                _from_checkpoint(manifest, ctx, config, kwargs)
+                if ctx.pretrained
+                else _from_config(manifest, ctx, cls, config, kwargs)
             )
     except ZooError:
         raise
@@ -261,12 +254,28 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     return model, TransformersAdapter(model, manifest)
 
 
+class Transformers(WrapperType):
+    """transformers: the caller's keyword arguments join the inline ``wrapper.config`` (timm's
+    ``img_size`` / ``in_chans`` as ``image_size`` / ``num_channels``)."""
+
+    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
+        wrapper = manifest.wrapper
+        assert isinstance(wrapper, TransformersWrapper)
+        config = {**wrapper.config, **transformers_config_overrides(overrides)}
+        return wrapper.model_copy(update={"config": config})
+
+    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
+        return build(manifest, ctx)
+
+
+WRAPPER = Transformers()
+
+
 def _from_config(
     manifest: Manifest,
     ctx: BuildContext,
     cls: Any,
     overrides: dict[str, Any],
-    caller: dict[str, Any],
     kwargs: dict[str, Any],
 ) -> nn.Module:
     """Build the architecture from the inline config alone (random weights, or on meta)."""
@@ -277,7 +286,7 @@ def _from_config(
             "(an inline config is what lets the architecture build offline)"
         )
     config = transformers.AutoConfig.for_model(**overrides)
-    _check_config_keys(manifest, config, caller)
+    _check_config_keys(manifest, config, overrides)
     factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
     if ctx.meta:
         with meta_device():

@@ -124,7 +124,7 @@ class Source:
         """
         try:
             main = self._fetch()
-            if self.manifest.wrapper.type == "onnx" and main.is_file():
+            if self.manifest.wrapper.traits.weights_file_is_model and main.is_file():
                 self.side_files(main)
             return main
         except DownloadError as exc:
@@ -158,7 +158,7 @@ class Source:
         """Every file of the checkpoint with its verified sha256 (fetched first when needed)."""
         main = self.fetch()
         found = self._files(main)
-        if self.manifest.wrapper.type == "onnx" and main.is_file():
+        if self.manifest.wrapper.traits.weights_file_is_model and main.is_file():
             found += [self._side_record(rel, path, main) for rel, path in self.side_files(main)]
         return found
 
