@@ -72,8 +72,15 @@ def test_workflow_definition() -> None:
     steps = workflow["jobs"]["validate"]["steps"]
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
+    # Untrusted manifests: no token left in the checkout, read-only, no network, no trust flag.
+    assert checkout["with"]["persist-credentials"] is False
+    assert "pull_request_target" not in trigger
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["validate"]["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["validate"]["env"]["ZOO_OFFLINE"] == "1"
     assert any(s.get("uses", "").startswith("astral-sh/setup-uv@") for s in steps)
     runs = _run_steps()
+    assert not any("trust-remote-code" in run for run in runs)
     assert runs == [
         "uv run zoo schema --check",
         "uv run --all-extras zoo validate --changed --base origin/${{ github.base_ref }} "
