@@ -236,7 +236,11 @@ class LoadError(ZooError, RuntimeError):
 
 
 class CheckpointMismatchError(LoadError):
-    """The checkpoint's keys or shapes do not match the architecture."""
+    """The checkpoint's keys or shapes do not match the architecture; ``fix`` ends the message."""
+
+    FIX = (
+        "Fix checkpoint.key or checkpoint.remap in the manifest (or set checkpoint.strict: false)."
+    )
 
     def __init__(
         self,
@@ -245,13 +249,11 @@ class CheckpointMismatchError(LoadError):
         unexpected: Sequence[str],
         mismatched: Sequence[str] = (),
         limit: int = 5,
+        fix: str = FIX,
     ) -> None:
-        self.source = source
-        self.missing, self.unexpected, self.mismatched = (
-            list(missing),
-            list(unexpected),
-            list(mismatched),
-        )
+        self.source, self.fix = source, fix
+        self.missing, self.unexpected = list(missing), list(unexpected)
+        self.mismatched = list(mismatched)
         parts = []
         for label, keys in (
             ("missing", self.missing),
@@ -262,10 +264,7 @@ class CheckpointMismatchError(LoadError):
                 more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
                 parts.append(f"{len(keys)} {label}: {', '.join(keys[:limit])}{more}")
         super().__init__(
-            f"checkpoint {source} does not match the architecture: "
-            + "; ".join(parts)
-            + ". Fix checkpoint.key or checkpoint.remap in the manifest "
-            "(or set checkpoint.strict: false)."
+            f"checkpoint {source} does not match the architecture: " + "; ".join(parts) + f". {fix}"
         )
 
 

@@ -21,14 +21,20 @@ BUILTIN_TRUSTED_MODULES: tuple[str, ...] = (
     "zoo",
 )
 
-#: Seconds a host has to accept the connection and answer a request (status and headers).
-#: A host that accepts connections and never answers fails after this long: no retry follows
-#: a timeout, so a silent endpoint costs one deadline per load, well under 30 s.
+#: Seconds a host has in all to accept the connection and answer a request (status and
+#: headers, redirects included): an overall deadline, not a per-read timeout, so a host that
+#: never answers or trickles its headers fails after this long. No retry follows a timeout,
+#: so such an endpoint costs one deadline per request, well under 30 s.
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 #: Seconds a transfer may stall (no bytes at all) before it fails; what arrived is kept for
 #: resuming.
 DEFAULT_DOWNLOAD_TIMEOUT = 30.0
+
+#: Bytes a second a download must bring, averaged over each ``ZOO_DOWNLOAD_TIMEOUT`` span: a
+#: host that trickles a byte before every stall deadline fails instead of holding a load for
+#: ever (what arrived is kept for resuming).
+MIN_DOWNLOAD_RATE = 1024
 
 
 def _flag(name: str) -> bool:
@@ -130,7 +136,8 @@ def env_out_indices() -> tuple[str, str] | None:
 
 
 def connect_timeout() -> float:
-    """Seconds a host has to accept a connection and answer a request (``ZOO_CONNECT_TIMEOUT``)."""
+    """Seconds a host has in all to accept a connection and send a request's status and headers
+    (``ZOO_CONNECT_TIMEOUT``)."""
     return _seconds("ZOO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
 
 

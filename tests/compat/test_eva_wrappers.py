@@ -211,6 +211,26 @@ def test_hugging_face_model_with_output_transforms(hf_folder: tuple[Path, nn.Mod
     torch.testing.assert_close(maps[0][:, :, 0, 1], tokens[:, 2])
 
 
+def test_hugging_face_model_loads_a_folder_saved_without_its_pooler(tmp_path: Path) -> None:
+    # eva's HuggingFaceModel is transformers' from_pretrained: it initialises the pooler such a
+    # folder lacks; so does the drop-in, with a warning naming what it initialised.
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        image_size=32, patch_size=8,
+    )  # fmt: skip
+    transformers.ViTModel(config, add_pooling_layer=False).save_pretrained(tmp_path / "vit")
+    reference = transformers.ViTModel.from_pretrained(tmp_path / "vit").eval()  # eva's way
+    with pytest.warns(
+        UserWarning, match=r"2 weight\(s\) .* newly initialised.*pooler\.dense\.bias"
+    ):
+        model = HuggingFaceModel(str(tmp_path / "vit"), tensor_transforms=ExtractCLSFeatures())
+    with torch.no_grad():
+        torch.testing.assert_close(model(X), reference(pixel_values=X).last_hidden_state[:, 0])
+
+
 def test_hugging_face_model_offline_repo_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # zoo/loaders/transformers.py re-wraps the WeightsNotAvailableError as a LoadError (reported)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.loading.loading_kit import Kit, hf_manifest, hf_source
+from tests.loading.loading_kit import HF_CONFIG, Kit, hf_manifest, hf_source
 from zoo.errors import CheckpointMismatchError, ManifestError
 
 GONE = "encoder.layer.1.output.dense.weight"  # the file's name (transformers' older layout)
@@ -44,6 +44,44 @@ def test_a_missing_weight_is_an_error_naming_it(kit: Kit, run_cli: Any) -> None:
     assert "1 missing" in err
     assert "Traceback" not in err
     assert "pretrained" not in err
+
+
+def _save_without_pooler(folder: Path) -> Any:
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.ViTConfig(**{k: v for k, v in HF_CONFIG.items() if k != "model_type"})
+    source = transformers.ViTModel(config, add_pooling_layer=False).eval()
+    source.save_pretrained(folder)
+    return source
+
+
+def test_a_missing_pooler_the_entry_does_not_use_names_add_pooling_layer(kit: Kit) -> None:
+    source = _save_without_pooler(kit.folder / "vit_hf")
+    with pytest.raises(CheckpointMismatchError) as info:
+        _load(kit)  # pooling: cls
+    assert [k.split(" ")[0] for k in info.value.missing] == [
+        "pooler.dense.bias",
+        "pooler.dense.weight",
+    ]
+    assert "`wrapper.kwargs: {add_pooling_layer: false}`" in str(info.value)
+    assert "pathology/owkin_phikon" in str(info.value)
+    assert "Fix checkpoint.key" not in str(info.value)
+    # ... and that fix loads it, strictly
+    manifest = hf_manifest(kit, checkpoint={"path": "vit_hf"}, kwargs={"add_pooling_layer": False})
+    x = kit.image()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            kit.load(manifest)(x), source(pixel_values=x).last_hidden_state[:, 0], rtol=0, atol=0
+        )
+
+
+def test_a_missing_pooler_the_entry_uses_keeps_the_usual_advice(kit: Kit) -> None:
+    _save_without_pooler(kit.folder / "vit_hf")
+    with pytest.raises(CheckpointMismatchError) as info:
+        kit.load(hf_manifest(kit, pooling="pooler", checkpoint={"path": "vit_hf"}))
+    assert "add_pooling_layer" not in str(info.value)
+    assert "Fix checkpoint.key or checkpoint.remap" in str(info.value)
 
 
 def test_a_mis_shaped_weight_is_always_an_error(kit: Kit) -> None:

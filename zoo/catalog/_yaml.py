@@ -18,7 +18,7 @@ import yaml
 from zoo.problems import Problem
 from zoo.text import UNSAFE, describe, refusal
 
-MAX_BYTES = 1 << 20  # 1 MiB: the largest real manifest is a few KiB
+MAX_BYTES = 256 << 10  # 256 KiB: the largest real manifest is about 5 KiB
 MAX_DEPTH = 32
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

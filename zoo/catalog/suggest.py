@@ -8,6 +8,12 @@ with, plus one for the typed name's parts (``vit``, ``small``, ``patch16``...) f
 in the candidate, plus a larger one when the candidate starts with everything typed (an
 unfinished name). Names are compared whole and by the part after the group
 (``pathology/``, ``timm/``), whichever is closer, without regard to case.
+
+Only the first :data:`MAX_COMPARED` characters of a name (and of what was typed) are compared:
+difflib's ratio costs up to the product of the two lengths, so a catalogue of long, repetitive
+aliases would otherwise make every misspelt lookup slow. With the cap, a lookup costs a bounded
+amount per name, whatever the names hold: O(catalogue); and the full ratio is computed for
+the few names whose cheap bound can still place them (:func:`rank`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ TOKEN_WEIGHT = 0.1
 STARTS_WEIGHT = 0.5
 #: An unfinished name must be at least this long to count as the start of another.
 MIN_START = 3
+#: Characters of a name that take part in the comparison (real names are shorter).
+MAX_COMPARED = 64
+#: Candidates whose full ratio is computed at most, however many come close.
+MAX_EXACT = 100
 
 
 def _tokens(text: str) -> list[str]:
@@ -53,7 +63,7 @@ def _bonus(typed: str, candidate: str) -> float:
 
 def score(query: str, candidate: str) -> float:
     """How close ``candidate`` is to ``query`` (higher is closer), case-insensitive."""
-    q, c = query.lower(), candidate.lower()
+    q, c = query.lower()[:MAX_COMPARED], candidate.lower()[:MAX_COMPARED]
     return max(
         difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() + _bonus(a, b)
         for a, b in ((q, c), (_tail(q), _tail(c)))
@@ -66,27 +76,47 @@ def rank(query: str, candidates: Iterable[str], limit: int = 3, cutoff: float = 
     A candidate is considered when difflib's ratio reaches ``cutoff`` (whole or after the
     group) or when it starts with what was typed, so unrelated names are never suggested;
     ties put the shorter name first, then the alphabetical order.
+
+    The full ratio (the costly part) is computed best bound first, and only while a candidate's
+    bound (difflib's cheap ``quick_ratio`` plus its bonus) is above the ``limit``-th
+    score found, and for :data:`MAX_EXACT` candidates at most.
     """
-    q = query.lower()
+    q = query.lower()[:MAX_COMPARED]
     forms = [(q, difflib.SequenceMatcher(autojunk=False))]
     if _tail(q) != q:
         forms.append((_tail(q), difflib.SequenceMatcher(autojunk=False)))
     for typed, matcher in forms:
         matcher.set_seq2(typed)  # difflib caches what it learns about the second sequence
-    scored: list[tuple[float, int, str]] = []
+    bounded: list[tuple[float, int, str, list[tuple[int, str, bool, float]]]] = []
     for candidate in set(candidates):
-        c = candidate.lower()
-        best = None
-        for typed, matcher in forms:
+        c = candidate.lower()[:MAX_COMPARED]
+        upper, pending = -1.0, []
+        for index, (typed, matcher) in enumerate(forms):
             other = c if typed == q else _tail(c)
             starts = len(typed) >= MIN_START and other.startswith(typed)
             matcher.set_seq1(other)
-            if starts or (matcher.real_quick_ratio() >= cutoff and matcher.quick_ratio() >= cutoff):
-                ratio = matcher.ratio()
-                if starts or ratio >= cutoff:
-                    value = ratio + _bonus(typed, other)
-                    best = value if best is None else max(best, value)
+            if starts or matcher.real_quick_ratio() >= cutoff:
+                quick = matcher.quick_ratio()
+                if starts or quick >= cutoff:
+                    bonus = _bonus(typed, other)
+                    pending.append((index, other, starts, bonus))
+                    upper = max(upper, quick + bonus)
+        if pending:
+            bounded.append((-upper, len(candidate), candidate, pending))
+    bounded.sort()
+    scored: list[tuple[float, int, str]] = []
+    for evaluated, (negative_upper, size, candidate, pending) in enumerate(bounded):
+        if evaluated >= MAX_EXACT or (len(scored) >= limit and -negative_upper <= -scored[-1][0]):
+            break
+        best = None
+        for index, other, starts, bonus in pending:
+            matcher = forms[index][1]
+            matcher.set_seq1(other)
+            ratio = matcher.ratio()
+            if starts or ratio >= cutoff:
+                best = ratio + bonus if best is None else max(best, ratio + bonus)
         if best is not None:
-            scored.append((-best, len(candidate), candidate))
-    scored.sort()
-    return [name for _, _, name in scored[:limit]]
+            scored.append((-best, size, candidate))
+            scored.sort()
+            del scored[limit:]
+    return [name for _, _, name in scored]

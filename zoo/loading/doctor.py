@@ -65,7 +65,9 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
         blocked = m.gated and not here and not token
         problems = []
         if missing_modules:
-            problems.append(f"pip install 'zoo-backbones[{extra}]' ({', '.join(missing_modules)} missing)")
+            problems.append(
+                f"pip install 'zoo-backbones[{extra}]' ({', '.join(missing_modules)} missing)"
+            )
         if unmet:
             problems.append(f"{requirements.install_command(unmet)} ({', '.join(map(str, unmet))})")
         if blocked:

@@ -1,5 +1,6 @@
 """The manifest format (pydantic models only: never imports torch or yaml)."""
 
+from zoo.manifest._base import MAX_ALIASES, MAX_DESCRIPTION, MAX_NAME
 from zoo.manifest._checkpoint import Checkpoint, HfLocation, Remap
 from zoo.manifest._models import (
     SCHEMA_VERSION,
@@ -27,6 +28,9 @@ from zoo.manifest._wrappers import (
 )
 
 __all__ = [
+    "MAX_ALIASES",
+    "MAX_DESCRIPTION",
+    "MAX_NAME",
     "OBJECT_KEY",
     "SCHEMA_VERSION",
     "WRAPPER_TYPES",

@@ -11,9 +11,15 @@ from pydantic_core import PydanticCustomError
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*/[a-z0-9][a-z0-9_.\-]*$"
 DOTTED_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 
+#: Limits that keep every manifest, and all work done per name, small (the longest real name is
+#: about 70 characters, the longest description under 3,000, no entry has more than a few aliases).
+MAX_NAME = 128
+MAX_ALIASES = 32
+MAX_DESCRIPTION = 8000
+
 ModelName = Annotated[
     str,
-    StringConstraints(pattern=MODEL_NAME_PATTERN, max_length=200),
+    StringConstraints(pattern=MODEL_NAME_PATTERN, max_length=MAX_NAME),
     Field(
         description="`<group>/<name>`: lowercase letters, digits, `_`, `-` and `.`, one slash.",
         examples=["pathology/kaiko_vits16"],
@@ -32,7 +38,7 @@ Md5 = Annotated[
 ALIAS_PATTERN = r"^([a-z0-9][a-z0-9_.\-]*/)?[a-z0-9][a-z0-9_.\-]*$"
 AliasName = Annotated[
     str,
-    StringConstraints(pattern=ALIAS_PATTERN, max_length=200),
+    StringConstraints(pattern=ALIAS_PATTERN, max_length=MAX_NAME),
     Field(
         description="Another name for the entry: `<namespace>/<name>` (`trident/uni_v1`, "
         "`lazyslide/conch_v1.5`, `radiology/voco_b`), or a bare name without a slash where "
@@ -42,6 +48,30 @@ AliasName = Annotated[
         examples=["trident/uni_v1", "segresnet_encoder", "beit-l-p14_eva-pre_3rdparty_in1k-196px"],
     ),
 ]
+
+
+def _at_most(limit: int, what: str) -> Callable[[Any], Any]:
+    """A before-validator refusing a list longer than ``limit`` as one error, before its items
+    are validated (5,000 aliases give one message, not 5,000)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list) and len(value) > limit:
+            raise PydanticCustomError(
+                "too_long",
+                "{count} {what}; a manifest may have at most {limit}",
+                {"count": len(value), "what": what, "limit": limit},
+            )
+        return value
+
+    return check
+
+
+Aliases = Annotated[
+    list[AliasName],
+    Field(max_length=MAX_ALIASES),
+    BeforeValidator(_at_most(MAX_ALIASES, "aliases")),
+]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 DottedPath = Annotated[
     str,

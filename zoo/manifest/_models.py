@@ -12,7 +12,8 @@ from typing_extensions import Self
 
 from zoo.manifest._base import (
     REQUIREMENT_PATTERN,
-    AliasName,
+    Aliases,
+    Description,
     FieldError,
     Flag,
     Fraction,
@@ -189,12 +190,13 @@ class Manifest(StrictModel):
     """Version of this format."""
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
-    aliases: list[AliasName] = []
+    aliases: Aliases = []
     """Other names that resolve to this entry: the names other libraries use, namespaced by the
     library (`trident/uni_v1`, `lazyslide/uni`), or bare where that library's users type bare
-    names (mmpretrain's model names)."""
-    description: str = ""
-    """What the model is, what it was trained on and which embedding this entry returns."""
+    names (mmpretrain's model names); at most 32."""
+    description: Description = ""
+    """What the model is, what it was trained on and which embedding this entry returns
+    (at most 8,000 characters)."""
     tags: list[Tag] = []
     """Free-form lowercase labels (`pathology`, `vit`, `dinov2`)."""
     license: License | None = None

@@ -251,6 +251,9 @@ class HuggingFaceModel(BaseModel):
             channels = int(_local_config(folder).get("num_channels", 3) or 3)
         else:
             ckpt = {"hf": {"repo": self._model_name_or_path, "revision": revision}}
+        # eva loads with transformers' from_pretrained, which initialises the weights a folder
+        # lacks (a ViTModel saved without its pooler); so does the drop-in, with a warning.
+        ckpt["strict"] = False
         wrapper = {
             "type": "transformers",
             "model_class": "AutoModel",

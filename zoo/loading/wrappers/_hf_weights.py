@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,31 @@ def _names(keys: Any) -> list[str]:
     return sorted(found)
 
 
-def enforce_loading_info(info: Mapping[str, Any], *, strict: bool, source: str) -> None:
+#: The fix when the only weights missing are a pooler the entry's pooling does not use.
+NO_POOLER = (
+    "The checkpoint has no pooler and output.pooling is not `pooler`, so the entry needs none: "
+    "set `wrapper.kwargs: {add_pooling_layer: false}` (as pathology/owkin_phikon does)."
+)
+
+
+def _pooler_only(missing: list[str]) -> bool:
+    """All missing keys belong to a pooler (``pooler.*``, or ``<base model>.pooler.*``)."""
+    return bool(missing) and all("pooler" in key.split(".")[:2] for key in missing)
+
+
+def enforce_loading_info(
+    info: Mapping[str, Any], *, strict: bool, source: str, pooling: str | None = None
+) -> None:
     """Refuse what transformers reports: mis-shaped weights always, missing or unexpected ones
     when ``strict`` (the names are the architecture's, after transformers' own key conversions).
+    Not strict, weights the checkpoint lacks are newly initialised, with a warning naming them.
+
+    Args:
+        info: transformers' loading info.
+        strict: ``checkpoint.strict``.
+        source: The checkpoint, for messages.
+        pooling: The entry's ``output.pooling``: when only an unused pooler is missing, the
+            error names the fix (``add_pooling_layer: false``).
 
     Raises:
         CheckpointMismatchError: Naming the keys.
@@ -96,7 +119,18 @@ def enforce_loading_info(info: Mapping[str, Any], *, strict: bool, source: str) 
     missing, unexpected = _names(info.get("missing_keys")), _names(info.get("unexpected_keys"))
     mismatched = _names(info.get("mismatched_keys"))
     if mismatched or (strict and (missing or unexpected)):
-        raise CheckpointMismatchError(source, missing, unexpected, mismatched)
+        unused_pooler = not unexpected and not mismatched and pooling != "pooler"
+        fix = NO_POOLER if unused_pooler and _pooler_only(missing) else CheckpointMismatchError.FIX
+        raise CheckpointMismatchError(source, missing, unexpected, mismatched, fix=fix)
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
+        )
+        warnings.warn(
+            f"{source}: {len(missing)} weight(s) not in the checkpoint were newly initialised"
+            f" (checkpoint.strict is false): {shown}",
+            stacklevel=2,
+        )
     errors = [str(e) for e in info.get("error_msgs") or ()]
     if errors:
         raise LoadError(f"transformers could not load {source}: {errors[0]}")

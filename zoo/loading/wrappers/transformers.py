@@ -222,7 +222,8 @@ def _from_checkpoint(
         raise LoadError(
             f"{manifest.name}: transformers could not load {folder}: {str(exc).splitlines()[0]}"
         ) from None
-    enforce_loading_info(info, strict=ckpt.strict, source=str(folder))
+    pooling = manifest.output.pooling
+    enforce_loading_info(info, strict=ckpt.strict, source=str(folder), pooling=pooling)
     return model
 
 

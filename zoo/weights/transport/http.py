@@ -1,10 +1,16 @@
 """HTTP for weights: every request has a deadline, retries are bounded, downloads resume.
 
-- A host has ``ZOO_CONNECT_TIMEOUT`` seconds to accept the connection and answer with a
-  status line and headers; a host that accepts and stays silent fails after that, once:
+- A host has ``ZOO_CONNECT_TIMEOUT`` seconds in all to accept the connection and answer with
+  a status line and headers, redirects included: an overall deadline, not a per-read timeout,
+  so a host that trickles its headers fails after it as one that stays silent does, once:
   a timeout is never retried.
-- A transfer may stall for ``ZOO_DOWNLOAD_TIMEOUT`` seconds at most.
-- Busy answers (429, 5xx) and connections cut before any answer are retried, twice at most.
+- A small document (the Hub's metadata) then has ``ZOO_DOWNLOAD_TIMEOUT`` seconds in all for
+  its body.
+- A download may stall for ``ZOO_DOWNLOAD_TIMEOUT`` seconds at most, and must bring at least
+  ``settings.MIN_DOWNLOAD_RATE`` bytes a second averaged over each such span (a host that
+  trickles a byte now and then fails too); what arrived is kept for resuming.
+- Busy answers (429, 5xx) and connections cut before any answer are retried, twice at most,
+  so one request takes at most ``ATTEMPTS`` deadlines and 1.5 s of pauses.
 - Bytes go to ``<name>.incomplete`` next to the target and are renamed into place only when
   complete and verified; an interrupted transfer (error, Ctrl-C) keeps them, and the next
   attempt asks for the rest with an HTTP ``Range`` request.
@@ -32,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo import __version__, settings
-from zoo.errors import DownloadError, EndpointTimeoutError, IntegrityError
+from zoo.errors import DownloadError, IntegrityError
+from zoo.weights.transport._deadline import Deadline, is_timeout, settimeout, timeout_error
 from zoo.weights.transport.integrity import CHUNK, state_file, write_record
 
 #: Attempts for a request answered with a busy status or cut before the answer.
@@ -49,6 +56,8 @@ class Answer:
 
     response: Any
     hops: list[Mapping[str, str]] = field(default_factory=list)
+    #: Watches the answer's sockets; re-armed to bound reading a body.
+    deadline: Deadline = field(default_factory=Deadline)
 
     def header(self, name: str) -> str | None:
         """A header of the first hop that has it (the Hub puts its metadata on the redirect)."""
@@ -72,31 +81,6 @@ class _RecordingRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _settimeout(response: Any, seconds: float) -> None:
-    """Switch an open response's socket from the answer deadline to the stall deadline."""
-    raw = getattr(getattr(response, "fp", None), "raw", None)
-    sock = getattr(raw, "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(seconds)
-
-
-def _timeout_error(url: str, during: str) -> EndpointTimeoutError:
-    if during == "answer":
-        seconds, variable = settings.connect_timeout(), "ZOO_CONNECT_TIMEOUT"
-        what = f"did not answer within {seconds:g} s ({variable})"
-    else:
-        seconds, variable = settings.download_timeout(), "ZOO_DOWNLOAD_TIMEOUT"
-        what = f"stopped sending for {seconds:g} s ({variable})"
-    endpoint = DownloadError("", url=url).endpoint
-    return EndpointTimeoutError(f"{endpoint} {what}", url=url, timeout=seconds, variable=variable)
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    reason = getattr(exc, "reason", exc)
-    return isinstance(reason, (TimeoutError, socket.timeout))
-
-
 def request(
     url: str,
     *,
@@ -111,20 +95,25 @@ def request(
         unredirected: Headers sent to this host only, never to a redirect target (tokens).
 
     Raises:
-        EndpointTimeoutError: No answer within ``ZOO_CONNECT_TIMEOUT`` seconds.
+        EndpointTimeoutError: No complete answer (status and headers) within
+            ``ZOO_CONNECT_TIMEOUT`` seconds in all.
         DownloadError: An error status, or the host cannot be reached.
     """
     endpoint = DownloadError("", url=url).endpoint
     for attempt in range(1, ATTEMPTS + 1):
         hops: list[Mapping[str, str]] = []
-        opener = urllib.request.build_opener(_RecordingRedirects(hops))
+        deadline = Deadline()
+        opener = urllib.request.build_opener(_RecordingRedirects(hops), *deadline.handlers())
         req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
         for key, value in (unredirected or {}).items():
             req.add_unredirected_header(key, value)
+        deadline.start(settings.connect_timeout())
         try:
             response = opener.open(req, timeout=settings.connect_timeout())
         except urllib.error.HTTPError as exc:
             exc.close()
+            if deadline.stop():
+                raise timeout_error(url, "answer") from None
             if exc.code in _RETRY_STATUS and attempt < ATTEMPTS:
                 time.sleep(0.5 * attempt)
                 continue
@@ -132,8 +121,8 @@ def request(
                 f"{url} answered HTTP {exc.code} {exc.reason}", url=url, status=exc.code
             ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            if _is_timeout(exc):
-                raise _timeout_error(url, "answer") from None
+            if deadline.stop() or is_timeout(exc):
+                raise timeout_error(url, "answer") from None
             reason = getattr(exc, "reason", None) or exc
             if (
                 isinstance(reason, (ConnectionResetError, http.client.RemoteDisconnected))
@@ -144,20 +133,27 @@ def request(
             if isinstance(reason, socket.gaierror):
                 raise DownloadError(f"cannot reach {endpoint}: unknown host", url=url) from None
             raise DownloadError(f"cannot reach {endpoint}: {reason}", url=url) from None
-        _settimeout(response, settings.download_timeout())
-        return Answer(response, hops)
+        if deadline.stop():  # the headers were cut off at the deadline
+            response.close()
+            raise timeout_error(url, "answer")
+        settimeout(response, settings.download_timeout())
+        return Answer(response, hops, deadline)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def get_json(url: str, *, unredirected: Mapping[str, str] | None = None) -> Any:
-    """GET a small JSON document within the deadlines."""
+    """GET a small JSON document: headers and body each within their overall deadline."""
     answer = request(url, headers={"Accept": "application/json"}, unredirected=unredirected)
+    answer.deadline.start(settings.download_timeout())
     try:
         with answer.response as response:
-            return json.loads(response.read(16 << 20))
-    except TimeoutError:
-        raise _timeout_error(url, "body") from None
-    except (ValueError, OSError, http.client.HTTPException) as exc:
+            body = response.read(16 << 20)
+        if answer.deadline.stop():
+            raise TimeoutError
+        return json.loads(body)
+    except (TimeoutError, ValueError, OSError, http.client.HTTPException) as exc:
+        if answer.deadline.stop() or isinstance(exc, TimeoutError):
+            raise timeout_error(url, "document") from None
         raise DownloadError(f"{url} did not send valid JSON: {exc}", url=url) from None
 
 
@@ -307,12 +303,18 @@ def _attempt(
     received = offset
     fd = _open_for_append(partial, offset)
     bar = _progress(total, offset, Path(urllib.parse.urlsplit(url).path).name)
+    span, floor = settings.download_timeout(), settings.MIN_DOWNLOAD_RATE
+    since, at = received, time.monotonic()
     try:
         with response, os.fdopen(fd, "wb") as fh:
-            while chunk := response.read(CHUNK):
+            while chunk := response.read1(CHUNK):  # one socket read: a trickle is seen
                 fh.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
+                if (now := time.monotonic()) - at >= span:
+                    if received - since < floor * (now - at):
+                        raise timeout_error(url, "slow")
+                    since, at = received, now
                 if bar is not None:
                     bar.update(bar.task_ids[0], completed=received)
     finally:
@@ -358,12 +360,12 @@ def download(
             if isinstance(exc, DownloadError):
                 raise
             now = partial.stat().st_size if partial.is_file() else 0
-            if now > best and attempt < RESUMES and not _is_timeout(exc):
+            if now > best and attempt < RESUMES and not is_timeout(exc):
                 best = now
                 continue  # the connection broke after making progress: ask for the rest
             kept = f"; {now} bytes kept to resume from" if now else ""
-            if _is_timeout(exc):
-                error = _timeout_error(url, "body")
+            if is_timeout(exc):
+                error = timeout_error(url, "body")
                 error.reason += kept
                 raise error from None
             raise DownloadError(
