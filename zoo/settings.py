@@ -11,16 +11,6 @@ from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
 
-#: Module prefixes that ``function`` wrappers and ``$object`` kwargs may import.
-BUILTIN_TRUSTED_MODULES: tuple[str, ...] = (
-    "torch",
-    "torchvision",
-    "timm",
-    "transformers",
-    "monai",
-    "zoo",
-)
-
 #: Seconds a host has in all to accept the connection and answer a request (status and
 #: headers, redirects included): an overall deadline, not a per-read timeout, so a host that
 #: never answers or trickles its headers fails after this long. No retry follows a timeout,
@@ -76,9 +66,10 @@ def debug() -> bool:
 
 
 def trusted_modules() -> tuple[str, ...]:
-    """Importable module prefixes: the built-in ones plus ``ZOO_TRUSTED_MODULES`` (comma-separated)."""
+    """The user's own module prefixes from ``ZOO_TRUSTED_MODULES`` (comma-separated), trusted on
+    top of zoo's allow-list (zoo.manifest's ``OBJECT_MODULES``)."""
     extra = os.environ.get("ZOO_TRUSTED_MODULES", "")
-    return BUILTIN_TRUSTED_MODULES + tuple(m.strip() for m in extra.split(",") if m.strip())
+    return tuple(m.strip() for m in extra.split(",") if m.strip())
 
 
 def hf_endpoint() -> str:

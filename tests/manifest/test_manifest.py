@@ -282,7 +282,7 @@ def test_name_check_can_be_skipped(tiny_manifest_data: ManifestFactory) -> None:
 
 def test_timm_checkpoint_needs_timm_wrapper(tiny_manifest_data: ManifestFactory) -> None:
     data = tiny_manifest_data(
-        wrapper={"type": "function", "path": "zoo.testing.build"}, checkpoint={"timm": "augreg"}
+        wrapper={"type": "function", "path": "mypkg.testing.build"}, checkpoint={"timm": "augreg"}
     )
     (problem,) = _problems(_dump(data))
     assert "checkpoint.timm needs wrapper.type: timm" in problem.message
@@ -341,7 +341,7 @@ def test_object_error_in_arguments_is_labelled_arguments(
     tiny_manifest_data: ManifestFactory,
 ) -> None:
     data = tiny_manifest_data(
-        wrapper={"type": "function", "path": "zoo.x.build", "arguments": {"a": {"$object": "x"}}}
+        wrapper={"type": "function", "path": "mypkg.x.build", "arguments": {"a": {"$object": "x"}}}
     )
     (problem,) = _problems(_dump(data))
     assert problem.message.startswith("arguments.a: ")

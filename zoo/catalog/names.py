@@ -16,6 +16,18 @@ from typing import Literal
 
 TIMM_PREFIX = "timm/"
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+#: Name prefixes the parser gives a meaning of its own: a manifest name may not start with one.
+RESERVED_PREFIXES = (TIMM_PREFIX,)
+
+
+def reserved(name: str) -> str | None:
+    """Why a manifest may not be called ``name`` (the parser would read it as something else)."""
+    prefix = next((p for p in RESERVED_PREFIXES if name.startswith(p)), None)
+    if prefix is not None:
+        return f"the group {prefix.rstrip('/')!r} is reserved: {name!r} names a model of timm's registry"
+    if name.endswith(MANIFEST_SUFFIXES):
+        return f"{name!r} would be read as a manifest file: rename it"
+    return None
 
 
 @dataclass(frozen=True)

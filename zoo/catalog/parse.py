@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from zoo.catalog._yaml import load_manifest_data, locate
+from zoo.catalog.names import reserved
 from zoo.errors import ManifestError
 from zoo.manifest import WRAPPER_TYPES, Manifest
 from zoo.manifest._base import FieldError
@@ -70,6 +71,10 @@ def parse_manifest(raw: bytes, file: str | Path, *, check_name: bool = True) -> 
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(_problems_from(exc, raw, shown)) from None
+    refusal = reserved(manifest.name)
+    if refusal is not None:
+        line, column = locate(raw, ("name",))
+        raise ManifestError([Problem(shown, "name", refusal, line, column, code="reserved_name")])
     path = Path(file)
     expected = f"{path.parent.name}/{path.stem}"
     if check_name and manifest.name != expected:

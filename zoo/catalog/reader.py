@@ -101,12 +101,12 @@ class Catalog:
             return index[name]
         if name in self._aliases:
             return index[self._aliases[name]]
-        if name in self._invalid:
-            raise self._invalid[name]
-        if name.startswith("timm/"):
+        if name.startswith("timm/"):  # reserved: no file may claim it (a file that does is invalid)
             from zoo.catalog.timm import registry as timm_registry
 
             return timm_registry.manifest_for(name)
+        if name in self._invalid:
+            raise self._invalid[name]
         raise ModelNotFoundError(name, self.suggest(name))
 
     def __contains__(self, name: object) -> bool:

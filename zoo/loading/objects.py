@@ -1,24 +1,35 @@
-"""Import objects named by dotted path in a manifest, under the trusted-module allow-list."""
+"""Import objects named by dotted path in a manifest: classes and functions defined in allowed modules."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+import types
 from collections.abc import Sequence
 from typing import Any
 
 from zoo import settings
 from zoo.errors import LoadError, TrustError
 from zoo.manifest import OBJECT_KEY
+from zoo.manifest._refs import DENIED_MODULES, OBJECT_MODULES, reference_problem, under
 
 
-def is_trusted(dotted: str, also: Sequence[str] = ()) -> bool:
-    """Whether a dotted path lies under an allowed module prefix (the allow-list, plus ``also``)."""
-    prefixes = (*settings.trusted_modules(), *also)
-    return any(dotted == p or dotted.startswith(p + ".") for p in prefixes)
+def allowed_modules(also: Sequence[str] = ()) -> tuple[str, ...]:
+    """Where a named object may be defined: the allow-list, ``ZOO_TRUSTED_MODULES``, and ``also``."""
+    return (*OBJECT_MODULES, *settings.trusted_modules(), *also)
+
+
+def _refused(purpose: str, dotted: str, why: str) -> TrustError:
+    return TrustError(f"{purpose} names {dotted!r}: {why}", flag="wrapper")
 
 
 def import_object(dotted: str, *, purpose: str, also: Sequence[str] = ()) -> Any:
-    """Import ``package.module.attr`` (attribute chains allowed) if it is trusted.
+    """Import ``module.Name`` if it names a class or function defined under an allowed module.
+
+    Exactly one attribute is read after the module (no chains through other modules); the
+    object must not be a module, and the module where it is defined (``__module__``, through
+    ``functools.partial``) must be allowed too, so a re-export of ``os.system`` is refused.
 
     Args:
         dotted: The dotted path.
@@ -27,37 +38,49 @@ def import_object(dotted: str, *, purpose: str, also: Sequence[str] = ()) -> Any
             ``requires`` once the caller passed ``trust_remote_code``).
 
     Raises:
-        TrustError: Outside the allow-list; the message says how to allow it.
+        TrustError: Outside the allow-list (the message says how to allow it), denied, a
+            module, or defined elsewhere.
         LoadError: The module or attribute does not exist.
     """
-    if not is_trusted(dotted, also):
-        allowed = ", ".join(settings.trusted_modules())
+    problem = reference_problem(dotted)
+    if problem is not None:
+        raise _refused(purpose, dotted, problem)
+    allowed = allowed_modules(also)
+    module_name, _, name = dotted.rpartition(".")
+    if not under(module_name, allowed):
         top = dotted.split(".")[0]
         raise TrustError(
-            f"{purpose} names {dotted!r}, outside the trusted modules ({allowed}). "
-            f"If you trust it, allow it with ZOO_TRUSTED_MODULES={top}, or pass "
-            "trust_remote_code=True (CLI: --trust-remote-code) when the manifest requires "
-            "the package it comes from",
+            f"{purpose} names {dotted!r}, outside the allowed modules "
+            f"({', '.join(OBJECT_MODULES)}). If you trust it, allow it with "
+            f"ZOO_TRUSTED_MODULES={top}, or pass trust_remote_code=True (CLI: "
+            "--trust-remote-code) when the manifest requires the package it comes from",
             flag="ZOO_TRUSTED_MODULES",
         )
-    parts = dotted.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:split])
-        try:
-            obj: Any = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise LoadError(f"{purpose}: importing {module_name} failed: {exc}") from None
-        try:
-            for attr in parts[split:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            raise LoadError(
-                f"{purpose}: {module_name} has no attribute {'.'.join(parts[split:])!r}"
-            ) from None
-        return obj
-    raise LoadError(f"{purpose}: cannot import {dotted!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise LoadError(f"{purpose}: cannot import {module_name}: {exc}") from None
+    if getattr(module, "__name__", None) != module_name:
+        raise _refused(purpose, dotted, f"{module_name} is an alias of another module")
+    try:
+        obj = getattr(module, name)
+    except AttributeError:
+        raise LoadError(f"{purpose}: {module_name} has no attribute {name!r}") from None
+    target = obj
+    while isinstance(target, functools.partial):
+        target = target.func
+    if isinstance(target, types.ModuleType):
+        raise _refused(purpose, dotted, "it is a module, not a class or function")
+    if not (inspect.isclass(target) or inspect.isroutine(target)):
+        raise _refused(purpose, dotted, "it is not a class or function")
+    defined = getattr(target, "__module__", None)
+    if (
+        not isinstance(defined, str)
+        or not under(defined, allowed)
+        or under(defined, DENIED_MODULES)
+    ):
+        raise _refused(purpose, dotted, f"it is defined in {defined}, outside the allowed modules")
+    return obj
 
 
 def resolve_objects(value: Any, *, purpose: str, also: Sequence[str] = ()) -> Any:

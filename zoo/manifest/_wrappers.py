@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from zoo.manifest._base import DOTTED_PATH_PATTERN, DottedPath, Flag, NonEmptyStr, StrictModel
+from zoo.manifest._refs import OBJECT_MODULES, current, hub_code_keys, reference_problem
 
 #: The key that marks a Python object named by dotted path inside ``kwargs``.
 OBJECT_KEY = "$object"
@@ -58,10 +59,12 @@ class Traits:
 
 
 def check_object_refs(value: Any, where: str = "kwargs") -> Any:
-    """Check every ``{$object: dotted.path}`` inside a kwargs value, recursively.
+    """Check every ``{$object: dotted.path}`` inside a kwargs value, recursively; returns the
+    value with old module paths under their current name (:func:`~zoo.manifest._refs.current`).
 
-    Nothing is imported here: the path is resolved by the loader, under the
-    trusted-module allow-list.
+    Nothing is imported here: the path's form, private names and the deny-list are checked
+    (:func:`~zoo.manifest._refs.reference_problem`); the loader resolves it, under the
+    allow-list.
     """
     if isinstance(value, dict):
         if OBJECT_KEY in value:
@@ -73,12 +76,14 @@ def check_object_refs(value: Any, where: str = "kwargs") -> Any:
                     f"{where}: {OBJECT_KEY} must be a dotted path such as torch.nn.SiLU, "
                     f"got {target!r}"
                 )
-            return value
-        for key, item in value.items():
-            check_object_refs(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            check_object_refs(item, f"{where}[{i}]")
+            target = current(target)
+            problem = reference_problem(target)
+            if problem is not None:
+                raise ValueError(f"{where}: {OBJECT_KEY} {problem}")
+            return {OBJECT_KEY: target}
+        return {key: check_object_refs(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [check_object_refs(item, f"{where}[{i}]") for i, item in enumerate(value)]
     return value
 
 
@@ -87,8 +92,9 @@ Kwargs = Annotated[
     Field(
         description=(
             "Keyword arguments for the builder. A Python object (a class or function) is written "
-            f"`{{{OBJECT_KEY}: dotted.path}}` and imported at load time only, under the trusted "
-            "module allow-list (torch, torchvision, timm, transformers, monai, zoo, ZOO_TRUSTED_MODULES)."
+            f"`{{{OBJECT_KEY}: module.Name}}` and imported at load time only: a class or function "
+            f"defined in {', '.join(OBJECT_MODULES)} (or a package the manifest `requires`, only "
+            "with the user's `--trust-remote-code`, or in `ZOO_TRUSTED_MODULES`)."
         )
     ),
 ]
@@ -150,7 +156,21 @@ class TransformersWrapper(_KwargsMixin):
     """The repository's own Python code is needed. Runs only if the caller also passes
     `trust_remote_code=True` (CLI `--trust-remote-code`)."""
     kwargs: Kwargs = {}
-    """Extra keyword arguments for `from_pretrained` / `from_config` (e.g. `add_pooling_layer`)."""
+    """Extra keyword arguments for `from_pretrained` / `from_config` (e.g. `add_pooling_layer`).
+    Hub and remote-code keys (`trust_remote_code`, `revision`, `code_revision`, ...) are refused
+    here and in `config`: remote code is asked for with `trust_remote_code` above only."""
+
+    @field_validator("kwargs", "config", mode="after")
+    @classmethod
+    def _no_hub_code(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        found = hub_code_keys(value, info.field_name or "kwargs")
+        if found:
+            raise ValueError(
+                f"{found[0]}: transformers hub and remote-code keys (trust_remote_code, auto_map, "
+                "code_revision, revision, name_or_path, `_`-prefixed keys, ...) cannot be set here; "
+                "a model that needs its repository's code says wrapper.trust_remote_code: true"
+            )
+        return value
 
 
 class OnnxWrapper(StrictModel):
@@ -202,10 +222,21 @@ class FunctionWrapper(_KwargsMixin):
     type: Literal["function"]
     """Wrapper type."""
     path: DottedPath
-    """Dotted path of the callable, imported at load time only (never while validating), and only
-    under an allowed module prefix (torch, torchvision, timm, transformers, monai, zoo, ZOO_TRUSTED_MODULES)."""
+    """`module.Name` of the callable, imported at load time only (never while validating): a class
+    or function defined in an allowed module (torch.nn, torchvision.models, timm.models,
+    timm.layers, monai.networks, zoo's blocks), or in a package the manifest `requires`, only with
+    the user's `--trust-remote-code` (or `ZOO_TRUSTED_MODULES`)."""
     arguments: Kwargs = {}
     """Keyword arguments for the call."""
+
+    @field_validator("path", mode="after")
+    @classmethod
+    def _allowed(cls, value: str) -> str:
+        value = current(value)
+        problem = reference_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class MonaiWrapper(_KwargsMixin):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,23 @@ def wrapper_manifest(
         raise UsageError(f"{label}: these arguments do not describe a model: {problems}") from None
 
 
+#: eva's spellings of functions whose module.Name (the form a manifest takes) differs.
+_PUBLIC_PATHS = {"timm.create_model": "timm.models.create_model"}
+
+
 def _dotted(path: Callable[..., Any] | str) -> str:
     if isinstance(path, str):
-        return path
+        return _PUBLIC_PATHS.get(path, path)
     module, qualname = getattr(path, "__module__", None), getattr(path, "__qualname__", "")
     if not module or not qualname or "<" in qualname:
         raise UsageError(
             f"ModelFromFunction needs an importable function (module.name); got {path!r}"
         )
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):  # timm.models._factory.create_model: timm.models's
+        public = ".".join(parts[:end])
+        if "._" not in f".{public}" and getattr(sys.modules.get(public), qualname, None) is path:
+            return f"{public}.{qualname}"
     return f"{module}.{qualname}"
 
 
@@ -137,6 +147,11 @@ class ModelFromFunction(BaseModel):
         self.model = self.load_model()
 
     def load_model(self) -> ZooModel:
+        if self._path == "torch.hub.load":  # a manifest never calls it: the torchhub wrapper does
+            args = {k: v for k, v in self._arguments.items() if k not in ("source", "verbose")}
+            trust = bool(args.pop("trust_repo", True))
+            repo, entry = args.pop("repo_or_dir"), args.pop("model")
+            return _hub_model(repo, entry, args, trust, self._checkpoint_path)
         wrapper = {"type": "function", "path": self._path, "arguments": self._arguments}
         channels = self._arguments.get("in_chans", 3)
         manifest = wrapper_manifest(
@@ -299,6 +314,22 @@ class ONNXModel(BaseModel):
         return _load(wrapper_manifest(Path(self._path).name, wrapper, ckpt))
 
 
+def _hub_model(
+    repo_or_dir: str, entry: str, kwargs: dict[str, Any], trust: bool, ckpt: str | None
+) -> ZooModel:
+    local = Path(repo_or_dir).expanduser()
+    wrapper = {
+        "type": "torchhub",
+        "repo": str(local.resolve()) if local.is_dir() else repo_or_dir,
+        "entry": entry,
+        "source": "local" if local.is_dir() else "github",
+        "kwargs": kwargs,
+        "trust_repo": trust,
+    }
+    manifest = wrapper_manifest(f"{repo_or_dir}:{entry}", wrapper, checkpoint_spec(ckpt))
+    return _load(manifest, trust_remote_code=trust)
+
+
 class TorchHubModel(BaseModel):
     """A ``torch.hub`` entry point, from GitHub (``owner/repo[:ref]``) or a local folder.
 
@@ -344,18 +375,10 @@ class TorchHubModel(BaseModel):
         self._blocks = self._select_blocks(out_indices)
 
     def load_model(self) -> ZooModel:
-        local = Path(self._repo_or_dir).expanduser()
-        wrapper = {
-            "type": "torchhub",
-            "repo": str(local.resolve()) if local.is_dir() else self._repo_or_dir,
-            "entry": self._model_name,
-            "source": "local" if local.is_dir() else "github",
-            "kwargs": {"pretrained": self._pretrained, **self._model_kwargs},
-            "trust_repo": self._trust_repo,
-        }
-        label = f"{self._repo_or_dir}:{self._model_name}"
-        manifest = wrapper_manifest(label, wrapper, checkpoint_spec(self._checkpoint_path))
-        return _load(manifest, trust_remote_code=self._trust_repo)
+        kwargs = {"pretrained": self._pretrained, **self._model_kwargs}
+        return _hub_model(
+            self._repo_or_dir, self._model_name, kwargs, self._trust_repo, self._checkpoint_path
+        )
 
     def _select_blocks(self, out_indices: Any) -> list[int] | None:
         if out_indices is None:

@@ -20,6 +20,7 @@ from zoo.loading.wrappers._base import (
 )
 from zoo.loading.wrappers._hf_weights import enforce_loading_info, folder_state, quiet
 from zoo.manifest import Manifest, TransformersWrapper, Wrapper
+from zoo.manifest._refs import hub_code_keys
 
 
 def _transformers() -> Any:
@@ -233,6 +234,15 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     wrapper = manifest.wrapper
     assert isinstance(wrapper, TransformersWrapper)
     cls = _model_class(wrapper)
+    found = hub_code_keys(wrapper.kwargs, "wrapper.kwargs") + hub_code_keys(
+        wrapper.config, "wrapper.config"
+    )
+    if found:  # refused by validation; a manifest built without it is refused here too
+        raise TrustError(
+            f"{manifest.name}: {found[0]} asks transformers for hub or remote code; only "
+            "wrapper.trust_remote_code (with --trust-remote-code) may",
+            flag="wrapper.trust_remote_code",
+        )
     kwargs = ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
     config = dict(wrapper.config)
     try:
@@ -288,7 +298,17 @@ def _from_config(
         )
     config = transformers.AutoConfig.for_model(**overrides)
     _check_config_keys(manifest, config, overrides)
-    factory = cls.from_config if hasattr(cls, "from_config") else cls._from_config
+    if getattr(config, "auto_map", None):  # an inline config never reaches a repository's code
+        raise TrustError(
+            f"{manifest.name}: the inline config names repository code (auto_map); build it "
+            "from its checkpoint with wrapper.trust_remote_code and --trust-remote-code",
+            flag="wrapper.trust_remote_code",
+        )
+    if hasattr(cls, "from_config"):  # an Auto class: never the repository's code from here
+        kwargs = {**kwargs, "trust_remote_code": False}
+        factory = cls.from_config
+    else:
+        factory = cls._from_config
     if ctx.meta:
         with meta_device():
             return factory(config, **kwargs)
