@@ -12,6 +12,42 @@ from zoo.manifest._base import Flag, Md5, NonEmptyStr, Sha256, StrictModel
 
 Source = Literal["hf", "url", "local", "timm", "none"]
 
+#: The JSON Schema's picture of :func:`unsafe_name` (pydantic's own patterns have no lookahead).
+RELATIVE_NAME_PATTERN = (
+    r"^(?![A-Za-z]:)(?!\.\.?(/|$))(?!.*/\.\.?(/|$))[^/\\\x00-\x1f]+(/[^/\\\x00-\x1f]+)*$"
+)
+#: A commit sha, or a branch or tag name that stays one path segment.
+REVISION_PATTERN = r"^(?!\.)(?!.*\.\.)[^/\\\x00-\x1f]+$"
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a file name written relative to a folder (a Hub filename, a mirror's path) could
+    leave that folder, or ``None`` when it stays inside: absolute, a drive, a backslash, a
+    control character, an empty, `.` or `..` segment."""
+    if "\\" in name:
+        return "holds a backslash (use `/` between folders)"
+    if any(ord(c) < 0x20 for c in name):
+        return "holds a control character"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "is absolute: give it relative to the repository's root"
+    parts = name.split("/")
+    if "" in parts:
+        return "has an empty segment (`//`, or `/` at the end)"
+    if ".." in parts or "." in parts:
+        return "has a `..` or `.` segment: it must name a file inside its folder"
+    return None
+
+
+def unsafe_revision(revision: str) -> str | None:
+    """Why a revision could name a path (a separator, `..`, a leading `.`), or ``None``."""
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return None
+    if any(c in revision for c in "/\\") or any(ord(c) < 0x20 for c in revision):
+        return "must be a commit sha or a branch or tag name without `/` or `\\`"
+    if ".." in revision or revision.startswith("."):
+        return "must be a commit sha or a branch or tag name without `..` or a leading `.`"
+    return None
+
 
 class HfLocation(StrictModel):
     """A file (or the whole repository) on the Hugging Face Hub."""
@@ -20,10 +56,31 @@ class HfLocation(StrictModel):
         str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     ]
     """Repository id, `owner/name`."""
-    revision: NonEmptyStr | None = None
+    revision: (
+        Annotated[NonEmptyStr, Field(json_schema_extra={"pattern": REVISION_PATTERN})] | None
+    ) = None
     """Commit sha (best) or tag. Without it the weights can change under you."""
-    filename: NonEmptyStr | None = None
-    """File inside the repository; omit for the whole repository (transformers needs that)."""
+    filename: (
+        Annotated[NonEmptyStr, Field(json_schema_extra={"pattern": RELATIVE_NAME_PATTERN})] | None
+    ) = None
+    """File inside the repository; omit for the whole repository (transformers needs that).
+    Relative to the repository's root, `/` between folders, no `..`."""
+
+    @field_validator("filename")
+    @classmethod
+    def _stays_inside(cls, value: str | None) -> str | None:
+        why = None if value is None else unsafe_name(value)
+        if why is not None:
+            raise ValueError(f"the file name {value!r} {why}")
+        return value
+
+    @field_validator("revision")
+    @classmethod
+    def _one_segment(cls, value: str | None) -> str | None:
+        why = None if value is None else unsafe_revision(value)
+        if why is not None:
+            raise ValueError(f"the revision {value!r} {why}")
+        return value
 
 
 class Remap(StrictModel):
