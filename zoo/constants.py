@@ -55,6 +55,12 @@ def catalog_paths() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
+def ci() -> bool:
+    """True on a CI runner (``CI``, as GitHub Actions, GitLab and most others set it): `zoo
+    validate` then treats a local ``checkpoint.path`` outside the catalogue as an error."""
+    return _flag("CI")
+
+
 def offline() -> bool:
     """True when zoo must not touch the network (``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``)."""
     return _flag("ZOO_OFFLINE") or _flag("HF_HUB_OFFLINE")

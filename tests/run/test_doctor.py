@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.offline_kit import hf_add, manifest, write
+from tests.offline_kit import hf_add, manifest, safetensors_bytes, write
 from zoo import constants
 from zoo.run import doctor
 from zoo.weights import hf
@@ -29,7 +29,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file there
     root = tmp_path / "cat"
     (root / "testing").mkdir(parents=True)
-    (root / "testing" / "w.safetensors").write_bytes(b"w")
+    (root / "testing" / "w.safetensors").write_bytes(safetensors_bytes("w"))
     hf_add(constants.hf_hub_cache(), "o/cached", {"m.safetensors": b"m"}, commit=COMMIT)
     url = "http://127.0.0.1:9/absent.safetensors"
     models = [

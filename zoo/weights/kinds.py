@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import urllib.parse
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from zoo.catalogue.roots import manifest_relative
+from zoo import constants
+from zoo.catalogue.roots import inside, manifest_relative
 from zoo.errors import WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
 from zoo.weights import hf, integrity, locations, mirror
+from zoo.weights._format import check_checkpoint
 from zoo.weights._source import Located, Source, WeightsFile, hf_endpoint
 
 
@@ -59,15 +62,18 @@ class PathSource(Source):
         return resolved
 
     def advice(self) -> list[Problem]:
-        if Path(self.written).expanduser().is_absolute():
-            return [
-                self._warn(
-                    "checkpoint.path",
-                    "an absolute path only exists on your machine: publish the weights "
-                    "(checkpoint.hf with a pinned revision, or url + sha256) before sharing",
-                    "absolute_path",
-                )
-            ]
+        if self.written.startswith("~") or Path(self.written).is_absolute():
+            # Blocks under --strict (no known gap can excuse it) and in CI, where a shared
+            # catalogue's entry could only name a file of the runner (`~/.ssh/...`).
+            problem = self._warn(
+                "checkpoint.path",
+                "a path with `~` or an absolute path names a file outside the catalogue that "
+                "only exists on your machine (and `zoo pull --to` would copy it into a mirror): "
+                "publish the weights (checkpoint.hf with a pinned revision, or url + sha256) "
+                "before sharing",
+                "absolute_path",
+            )
+            return [replace(problem, severity="error") if constants.ci() else problem]
         if (
             self.manifest.file is not None
             and not manifest_relative(self.manifest.file, self.written)[1]
@@ -103,7 +109,7 @@ class PathSource(Source):
         )
 
     def _sibling(self, rel: str, main: Path) -> Path:
-        path = main.parent / rel
+        path = inside(main.parent, rel, what="the ONNX external data")
         if not path.is_file():
             raise WeightsNotAvailableError(
                 str(path),
@@ -126,6 +132,7 @@ class PathSource(Source):
         )
 
     def _files(self, main: Path) -> list[WeightsFile]:
+        check_checkpoint(main, self.checkpoint.format, self.manifest.wrapper.type, what=self.name)
         folder = f"files/local/{self.name}"
         if main.is_dir():
             return [
@@ -192,7 +199,10 @@ class UrlSource(Source):
 
     def _sibling(self, rel: str, main: Path) -> Path:
         return locations.url_file(
-            urllib.parse.urljoin(self.url, rel), None, self.context(), dest=main.parent / rel
+            urllib.parse.urljoin(self.url, rel),
+            None,
+            self.context(),
+            dest=inside(main.parent, rel, what="the ONNX external data"),
         )
 
     def _folder(self) -> str:
