@@ -14,7 +14,7 @@ from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
 from zoo.weights import hf, integrity, locations, mirror
 from zoo.weights._format import check_checkpoint
-from zoo.weights._source import Located, Source, WeightsFile, hf_endpoint
+from zoo.weights._source import Located, Source, WeightsFile, hf_endpoint, in_mirror
 
 
 class PathSource(Source):
@@ -94,9 +94,9 @@ class PathSource(Source):
         if active is not None:
             entry = active.find_local(self.written, self.name)
             if entry is not None:
-                return Located("mirrored", active.path_of(entry))
+                return in_mirror(active, [entry], active.path_of(entry))
             if (folder := active.find_folder("local", self.written)) is not None:
-                return Located("mirrored", folder[0])
+                return in_mirror(active, folder[1], folder[0])
         try:
             path = self.resolved()
         except WeightsNotAvailableError:
@@ -182,7 +182,7 @@ class UrlSource(Source):
     def locate(self) -> Located | None:
         active = mirror.active()
         if active is not None and (entry := active.find_url(self.url)) is not None:
-            return Located("mirrored", active.path_of(entry))
+            return in_mirror(active, [entry], active.path_of(entry))
         dest = locations.url_cache_path(self.url)
         return Located("cached", dest) if dest.is_file() else None
 
@@ -254,7 +254,7 @@ class HfFileSource(Source):
     def locate(self) -> Located | None:
         active = mirror.active()
         if active is not None and (entry := active.find_hf_file(self.loc)) is not None:
-            return Located("mirrored", active.path_of(entry))
+            return in_mirror(active, [entry], active.path_of(entry))
         found = hf.cached(self.loc)
         return Located("cached", found) if found is not None else None
 
@@ -316,7 +316,7 @@ class HfRepoSource(HfFileSource):
             active is not None
             and (folder := active.find_folder("hf", self.loc.repo, self.loc.revision)) is not None
         ):
-            return Located("mirrored", folder[0])
+            return in_mirror(active, folder[1], folder[0])
         found = hf.complete_snapshot(self.loc, self.patterns())
         return Located("cached", found) if found is not None else None
 

@@ -16,7 +16,7 @@ from zoo.errors import WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
 from zoo.weights import hf, mirror
-from zoo.weights._source import Located, Source, WeightsFile
+from zoo.weights._source import Located, Source, WeightsFile, in_mirror
 from zoo.weights.kinds import HfFileSource, UrlSource
 
 #: The file names timm publishes on the Hub, newest first.
@@ -92,7 +92,7 @@ class TimmSource(Source):
         for name in HUB_FILES:
             loc = HfLocation(repo=f"timm/{self.full}", revision=None, filename=name)
             if active is not None and (entry := active.find_hf_file(loc)) is not None:
-                return Located("mirrored", active.path_of(entry))
+                return in_mirror(active, [entry], active.path_of(entry))
             if (found := hf.cached(loc)) is not None:
                 return Located("cached", found)
         return Located("unknown", None)
