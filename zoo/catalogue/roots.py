@@ -7,7 +7,7 @@ from pathlib import Path
 
 from zoo import constants
 from zoo.errors import PathEscapeError
-from zoo.manifest import unsafe_name
+from zoo.text import unsafe_name
 
 MANIFEST_SUFFIX = ".yaml"
 
@@ -51,7 +51,7 @@ def inside(root: Path, name: str, *, what: str) -> Path:
 
     Every path zoo builds from a manifest, a ``zoo.lock``, a server's header or a Hub listing
     goes through here: ``name`` is refused as written (absolute, `..`, backslash, empty
-    segment: :func:`zoo.manifest.unsafe_name`) and once links are followed (it must resolve
+    segment: :func:`zoo.text.unsafe_name`) and once links are followed (it must resolve
     below ``root``). The path is returned as built (links not followed), for the caller.
 
     Raises:

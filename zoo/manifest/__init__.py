@@ -1,6 +1,6 @@
 """The manifest format (pydantic models only: never imports torch or yaml)."""
 
-from zoo.manifest._checkpoint import Checkpoint, HfLocation, Remap, unsafe_name, unsafe_revision
+from zoo.manifest._checkpoint import Checkpoint, HfLocation, Remap
 from zoo.manifest._models import (
     SCHEMA_VERSION,
     InputSpec,
@@ -48,6 +48,4 @@ __all__ = [
     "VolumeGrid",
     "VolumeInputSpec",
     "schema_text",
-    "unsafe_name",
-    "unsafe_revision",
 ]

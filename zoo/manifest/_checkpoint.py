@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from zoo.manifest._base import Flag, Md5, NonEmptyStr, Sha256, StrictModel
+from zoo.text import unsafe_name, unsafe_revision
 
 Source = Literal["hf", "url", "local", "timm", "none"]
 
@@ -18,35 +19,6 @@ RELATIVE_NAME_PATTERN = (
 )
 #: A commit sha, or a branch or tag name that stays one path segment.
 REVISION_PATTERN = r"^(?!\.)(?!.*\.\.)[^/\\\x00-\x1f]+$"
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why a file name written relative to a folder (a Hub filename, a mirror's path) could
-    leave that folder, or ``None`` when it stays inside: absolute, a drive, a backslash, a
-    control character, an empty, `.` or `..` segment."""
-    if "\\" in name:
-        return "holds a backslash (use `/` between folders)"
-    if any(ord(c) < 0x20 for c in name):
-        return "holds a control character"
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        return "is absolute: give it relative to the repository's root"
-    parts = name.split("/")
-    if "" in parts:
-        return "has an empty segment (`//`, or `/` at the end)"
-    if ".." in parts or "." in parts:
-        return "has a `..` or `.` segment: it must name a file inside its folder"
-    return None
-
-
-def unsafe_revision(revision: str) -> str | None:
-    """Why a revision could name a path (a separator, `..`, a leading `.`), or ``None``."""
-    if re.fullmatch(r"[0-9a-f]{40}", revision):
-        return None
-    if any(c in revision for c in "/\\") or any(ord(c) < 0x20 for c in revision):
-        return "must be a commit sha or a branch or tag name without `/` or `\\`"
-    if ".." in revision or revision.startswith("."):
-        return "must be a commit sha or a branch or tag name without `..` or a leading `.`"
-    return None
 
 
 class HfLocation(StrictModel):

@@ -94,11 +94,11 @@ def check_checkpoint(path: Path, declared: str, wrapper: str, *, what: str) -> N
             head = fh.read(64)
         if b"PRIVATE KEY-----" in head or head.startswith(b"openssh-key-v1"):
             raise LoadError(f"{what}: {file} is a private key; refusing to copy it")
-        fmt = SUFFIXES.get(file.suffix)
-        if fmt is None:
+        kind = SUFFIXES.get(file.suffix)
+        if kind is None:
             continue
-        if not matches(file, fmt):
-            raise LoadError(f"{what}: {file} is not a {fmt} checkpoint; refusing to copy it")
+        if not matches(file, kind):
+            raise LoadError(f"{what}: {file} is not a {kind} checkpoint; refusing to copy it")
         found += 1
     if not found:
         raise LoadError(

@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath
 from zoo import constants
 from zoo.catalogue.roots import inside
 from zoo.errors import DownloadError, IntegrityError, PathEscapeError, WeightsNotAvailableError
-from zoo.manifest import HfLocation, unsafe_name
+from zoo.manifest import HfLocation
+from zoo.text import unsafe_name
 from zoo.weights import http, integrity
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")

@@ -22,7 +22,8 @@ from pathlib import Path, PurePosixPath
 from zoo import constants
 from zoo.catalogue.roots import inside
 from zoo.errors import IntegrityError, WeightsNotAvailableError
-from zoo.manifest import HfLocation, unsafe_name
+from zoo.manifest import HfLocation
+from zoo.text import unsafe_name
 from zoo.weights import hf, http, integrity, mirror
 
 log = logging.getLogger("zoo")

@@ -34,7 +34,8 @@ from typing import Any
 from zoo import constants
 from zoo.catalogue.roots import inside
 from zoo.errors import MirrorError
-from zoo.manifest import HfLocation, Manifest, unsafe_name
+from zoo.manifest import HfLocation, Manifest
+from zoo.text import unsafe_name
 
 LOCK_NAME = "zoo.lock"
 LOCK_VERSION = 1
