@@ -85,8 +85,9 @@ class LockEntry:
         if entry.source == "hf":
             try:
                 HfLocation(repo=entry.location, revision=entry.revision, filename=entry.filename)
-            except ValueError as exc:
-                raise MirrorError(f"{where}: not a Hub file: {exc}") from None
+            except ValueError as exc:  # pydantic's ValidationError: one line per field
+                said = [f"{e['loc'][0]}: {e['msg']}" for e in getattr(exc, "errors", list)()]
+                raise MirrorError(f"{where}: {'; '.join(said) or exc}") from None
         if not isinstance(entry.sha256, str) or len(entry.sha256) != 64:
             raise MirrorError(f"{where}: sha256 must be 64 hexadecimal digits")
         return entry
