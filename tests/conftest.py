@@ -73,6 +73,7 @@ _INHERITED = (
     "HF_HUB_OFFLINE",
     "TRANSFORMERS_OFFLINE",
     "HF_ENDPOINT",
+    "CI",  # a CI runner makes `zoo validate` stricter about checkpoint.path
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import struct
 import threading
 import time
 from collections import Counter
@@ -122,6 +124,12 @@ def serve() -> Iterator[Server]:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def safetensors_bytes(note: str) -> bytes:
+    """A well-formed safetensors file without tensors (its metadata says ``note``), no torch."""
+    header = json.dumps({"__metadata__": {"note": note}}).encode()
+    return struct.pack("<Q", len(header)) + header
 
 
 def hf_add(

@@ -136,12 +136,7 @@ class DownloadError(ZooError, OSError):
     """
 
     def __init__(
-        self,
-        reason: str,
-        *,
-        url: str = "",
-        status: int | None = None,
-        fix: str = "",
+        self, reason: str, *, url: str = "", status: int | None = None, fix: str = ""
     ) -> None:
         self.url, self.reason, self.status, self.fix = url, reason, status, fix
         self.endpoint = _endpoint(url)
@@ -217,6 +212,10 @@ class IntegrityError(ZooError, OSError):
 
 class MirrorError(ZooError, ValueError):
     """A mirror folder has no usable ``zoo.lock`` (missing, unreadable or malformed)."""
+
+
+class PathEscapeError(ZooError, PermissionError):
+    """A path built from a manifest, a lock, a server's answer or a listing would leave its folder."""
 
 
 class TrustError(ZooError, PermissionError):
@@ -389,6 +388,7 @@ __all__ = [
     "ModelNotFoundError",
     "OutIndicesError",
     "OutputFolderError",
+    "PathEscapeError",
     "RegistryLookupError",
     "SiteOutputError",
     "TagNotFoundError",

@@ -51,6 +51,12 @@ def catalog_paths() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
 
 
+def ci() -> bool:
+    """True on a CI runner (``CI``, as GitHub Actions, GitLab and most others set it): `zoo
+    validate` then treats a local ``checkpoint.path`` outside the catalogue as an error."""
+    return _flag("CI")
+
+
 def offline_requested() -> bool:
     """True when the user turned the network off (``ZOO_OFFLINE`` or ``HF_HUB_OFFLINE``).
 

@@ -2,7 +2,8 @@
 
 A leaf like errors.py and constants.py (stdlib only): the manifest models and the YAML reader
 refuse these characters, and the CLI's output makes them visible, without importing each other
-(``zoo list`` never imports pydantic).
+(``zoo list`` never imports pydantic). The same goes for the names a manifest, a lock or a
+server gives for files and revisions: :func:`unsafe_name` says when one would leave its folder.
 
 A manifest's strings end up on terminals (``zoo show``, tables, error messages) and in
 code review. Control characters can drive a terminal (ESC starts CSI/OSC sequences that
@@ -95,4 +96,33 @@ def first_refusal(
             found = first_refusal(item, (*loc, i))
             if found is not None:
                 return found
+    return None
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a file name written relative to a folder (a Hub filename, a mirror's path) could
+    leave that folder, or ``None`` when it stays inside: absolute, a drive, a backslash, a
+    control character, an empty, `.` or `..` segment."""
+    if "\\" in name:
+        return "holds a backslash (use `/` between folders)"
+    if any(ord(c) < 0x20 for c in name):
+        return "holds a control character"
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name):
+        return "is absolute: give it relative to the repository's root"
+    parts = name.split("/")
+    if "" in parts:
+        return "has an empty segment (`//`, or `/` at the end)"
+    if ".." in parts or "." in parts:
+        return "has a `..` or `.` segment: it must name a file inside its folder"
+    return None
+
+
+def unsafe_revision(revision: str) -> str | None:
+    """Why a revision could name a path (a separator, `..`, a leading `.`), or ``None``."""
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return None
+    if any(c in revision for c in "/\\") or any(ord(c) < 0x20 for c in revision):
+        return "must be a commit sha or a branch or tag name without `/` or `\\`"
+    if ".." in revision or revision.startswith("."):
+        return "must be a commit sha or a branch or tag name without `..` or a leading `.`"
     return None

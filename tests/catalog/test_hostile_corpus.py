@@ -60,6 +60,12 @@ EXPECTED: dict[str, tuple[str, int | None]] = {
     "escape_lrm_in_key": ("this value holds U+200E (LEFT-TO-RIGHT MARK, a bidi control)", 10),
     "escape_osc_title": ('near "A manifest.\\x1b]0;you have bee"', 4),
     "function_path_shell": ("should match pattern", 8),
+    "hf_filename_absolute": ("the file name '/home/user/.ssh/id_ed25519' is absolute", 24),
+    "hf_filename_climbs": ("the file name '../../../../tmp/x/id_rsa' has a `..`", 24),
+    "hf_revision_path": (
+        "the revision '../../../../../home/user/.bashrc' must be a commit sha",
+        23,
+    ),
     "huge_integer": ("integer of 5000 digits is too large", 20),
     "infinite_std": ("should be a finite number", 12),
     "kwargs_object_outside_dotted": ("$object must be a dotted path", 9),

@@ -136,6 +136,31 @@ def test_absolute_checkpoint_path_is_a_warning(
     ]
 
 
+@pytest.mark.parametrize("written", ["~/.ssh/id_ed25519", "/home/user/.ssh/id_ed25519"])
+def test_a_home_or_absolute_checkpoint_path_blocks_under_strict_and_in_ci(
+    run_cli: CliRunner,
+    tmp_path: Path,
+    write_manifest: ManifestWriter,
+    tiny_manifest_data: ManifestFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    written: str,
+) -> None:
+    # `zoo pull --to` would copy that file into a shareable mirror (no known gap can excuse it).
+    data = tiny_manifest_data("vision/key", checkpoint={"path": written}, paper={"title": "p"})
+    file = write_manifest(tmp_path / "cat", data)
+    code, out, _ = run_cli("validate", "--json", file)
+    assert code == 0
+    [problem] = json.loads(out)["problems"]
+    assert (problem["code"], problem["severity"]) == ("absolute_path", "warning")
+    code, out, _ = run_cli("validate", "--strict", file)
+    assert code == 1
+    assert "checkpoint.path: a path with `~` or an absolute path" in out
+    monkeypatch.setenv("CI", "true")
+    code, out, _ = run_cli("validate", file)
+    assert code == 1
+    assert "[error]" in out
+
+
 @pytest.mark.parametrize(
     ("change", "code"),
     [

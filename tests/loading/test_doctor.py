@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.offline_kit import hf_add, manifest, write
+from tests.offline_kit import hf_add, manifest, safetensors_bytes, write
 from zoo import settings
 from zoo.manifest import TimmWrapper
 from zoo.weights.transport import hub as hf
@@ -30,7 +30,7 @@ def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file there
     root = tmp_path / "cat"
     (root / "testing").mkdir(parents=True)
-    (root / "testing" / "w.safetensors").write_bytes(b"w")
+    (root / "testing" / "w.safetensors").write_bytes(safetensors_bytes("w"))
     hf_add(settings.hf_hub_cache(), "o/cached", {"m.safetensors": b"m"}, commit=COMMIT)
     url = "http://127.0.0.1:9/absent.safetensors"
     models = [
@@ -124,6 +124,43 @@ def test_mirrored_weights(
     assert states == {"testing/local": "mirrored", "testing/url_missing": "missing"}
     assert report["offline"] is True  # a mirror turns the network off
     assert report["mirror"] == str((tmp_path / "m").resolve())
+
+
+@pytest.mark.parametrize("damage", ["missing", "shorter"])
+def test_a_mirrored_file_that_is_gone_or_cut_is_not_ready(
+    catalog: Path, run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    from zoo.catalog.reader import Catalog
+    from zoo.weights.pull import pull
+
+    [pulled] = pull([Catalog().get("testing/local")], to=tmp_path / "m").pulled
+    if damage == "missing":
+        pulled.local.unlink()
+    else:
+        pulled.local.write_bytes(pulled.local.read_bytes()[:-1])
+    monkeypatch.setenv("ZOO_MIRROR", str(tmp_path / "m"))
+    code, report = _rows(run_cli, "testing/local")
+    [row] = report["models"]
+    assert (code, row["weights"], row["ready"]) == (1, "damaged", False)
+    assert "rebuild it with `zoo pull --from-lock" in row["fix"]
+
+
+def test_a_cached_hub_file_linking_out_of_the_cache_is_not_ready(
+    catalog: Path, run_cli: Any, tmp_path: Path
+) -> None:
+    # A planted Hugging Face cache whose snapshot file is a link to a user's key.
+    key = tmp_path / "id_ed25519"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    snapshot = hf_add(settings.hf_hub_cache(), "o/planted", {"x": b"x"}, commit=COMMIT)
+    (snapshot / "m.safetensors").symlink_to(key)
+    write(
+        catalog,
+        manifest("testing/planted", {"hf": {"repo": "o/planted", "filename": "m.safetensors"}}),
+    )
+    code, report = _rows(run_cli, "testing/planted")
+    [row] = report["models"]
+    assert (code, row["weights"], row["ready"]) == (1, "refused", False)
+    assert "outside" in row["fix"]
 
 
 def test_missing_extra_names_the_pip_command(

@@ -162,6 +162,33 @@ def test_json_schema_refuses_what_pydantic_refuses(
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "revision", "refused"),
+    [
+        ("model.safetensors", "main", False),
+        ("sub/x.safetensors", "0123456789abcdef0123456789abcdef01234567", False),
+        ("../../../../tmp/x/id_rsa", "main", True),
+        ("/home/user/.ssh/id_ed25519", "main", True),
+        ("sub\\..\\..\\x", "main", True),
+        ("a//b", "main", True),
+        ("model.safetensors", "../../x", True),
+        ("model.safetensors", "refs/pr/1", True),
+    ],
+)
+def test_hub_file_names_and_revisions_agree_with_pydantic(
+    name: str, revision: str, refused: bool, validator: Draft202012Validator
+) -> None:
+    data = _load_yaml(VALID_FILES[0])
+    data["checkpoint"] = {"hf": {"repo": "owner/model", "revision": revision, "filename": name}}
+    assert bool(list(validator.iter_errors(data))) == refused
+    try:
+        Manifest.model_validate(data)
+    except ValueError:
+        assert refused
+    else:
+        assert not refused
+
+
 # -- `zoo schema` ----------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from tests.offline_kit import (
     fetch,
     hf_add,
     manifest,
+    safetensors_bytes,
     serve,
     sha,
     tiny_weights,
@@ -241,12 +242,12 @@ def test_local_checkpoint_is_carried_in_the_mirror(
 
     root = tmp_path / "cat"
     (root / "testing").mkdir(parents=True)
-    (root / "testing" / "w.safetensors").write_bytes(b"local weights")
+    (root / "testing" / "w.safetensors").write_bytes(safetensors_bytes("local weights"))
     m = read_manifest(write(root, manifest(checkpoint={"path": "w.safetensors"})))
     pull([m], to=tmp_path / "m")
     (root / "testing" / "w.safetensors").unlink()
     with use_mirror(tmp_path / "m"):
-        assert fetch(m).read_bytes() == b"local weights"
+        assert fetch(m).read_bytes() == safetensors_bytes("local weights")
 
 
 # -- damaged mirrors -----------------------------------------------------------------------------

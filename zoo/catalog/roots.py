@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from zoo import settings
+from zoo.errors import PathEscapeError
+from zoo.text import unsafe_name
 
 MANIFEST_SUFFIX = ".yaml"
 
@@ -42,3 +44,25 @@ def manifest_relative(manifest_file: Path, path: str | Path) -> tuple[Path, bool
     base = manifest_file.resolve().parent
     resolved = (base / path).resolve()
     return resolved, resolved.is_relative_to(base.parent)
+
+
+def inside(root: Path, name: str, *, what: str) -> Path:
+    """``root / name``, checked to stay inside ``root`` before anything reads or writes it.
+
+    Every path zoo builds from a manifest, a ``zoo.lock``, a server's header or a Hub listing
+    goes through here: ``name`` is refused as written (absolute, `..`, backslash, empty
+    segment: :func:`zoo.text.unsafe_name`) and once links are followed (it must resolve
+    below ``root``). The path is returned as built (links not followed), for the caller.
+
+    Raises:
+        PathEscapeError: ``name`` would leave ``root``; the message names ``what`` it is.
+    """
+    why = unsafe_name(name)
+    path = root / name
+    if why is None:
+        real, base = path.resolve(), root.resolve()
+        if real == base or not real.is_relative_to(base):
+            why = f"leads to {real}"
+    if why is not None:
+        raise PathEscapeError(f"{what} {name!r} {why}, outside {root}: refusing to use it")
+    return path

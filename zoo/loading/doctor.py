@@ -15,6 +15,7 @@ from typing import Any
 
 from zoo import settings
 from zoo.catalog import requirements
+from zoo.errors import ZooError
 from zoo.manifest import Manifest
 from zoo.weights import locations
 from zoo.weights.sources import source_of
@@ -38,13 +39,17 @@ def hf_token_present() -> bool:
 
 def weights_state(manifest: Manifest) -> tuple[str, str | None]:
     """Where a manifest's weights are: ``(state, path)``; state is one of ``mirrored``,
-    ``cached``, ``local``, ``none`` (random init), ``missing`` or ``unknown`` (a timm tag whose
-    host only timm's registry knows). Disk only: the weights
-    source answers (:meth:`zoo.weights.sources.Source.locate`)."""
+    ``cached``, ``local``, ``none`` (random init), ``missing``, ``damaged`` (the mirror lists
+    them but lacks a file or has one of another size), ``refused`` (a path leaving its folder:
+    ``path`` is then the reason) or ``unknown`` (a timm tag whose host only timm's registry
+    knows). Disk only: the weights source answers (:meth:`zoo.weights.sources.Source.locate`)."""
     source = source_of(manifest)
     if source is None:
         return "none", None
-    found = source.locate()
+    try:
+        found = source.locate()
+    except ZooError as exc:
+        return "refused", str(exc)
     if found is None:
         return "missing", None
     return found.state, str(found.path) if found.path is not None else None
@@ -62,6 +67,7 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
         unmet = requirements.unmet(m)
         state, where = weights_state(m)
         here = state in AVAILABLE
+        broken = state in ("damaged", "refused")
         blocked = m.gated and not here and not token
         problems = []
         if missing_modules:
@@ -72,7 +78,14 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
             problems.append(f"{requirements.install_command(unmet)} ({', '.join(map(str, unmet))})")
         if blocked:
             problems.append("gated: request access on the Hub, then set HF_TOKEN")
-        if not here and not online:
+        if state == "damaged":
+            problems.append(
+                f"the mirror lacks a file of it or holds one of another size ({where}): rebuild "
+                "it with `zoo pull --from-lock LOCK --to MIRROR` where there is network"
+            )
+        elif state == "refused":
+            problems.append(str(where))
+        elif not here and not online:
             problems.append(f"`zoo pull {m.name}` where there is network, or set ZOO_MIRROR")
         rows.append(
             {
@@ -84,10 +97,13 @@ def diagnose(manifests: Sequence[Manifest]) -> dict[str, Any]:
                 "requires": list(m.requires),
                 "requires_missing": [u.requirement for u in unmet],
                 "weights": state,
-                "weights_path": where,
+                "weights_path": None if state == "refused" else where,
                 "gated": m.gated,
                 "token": token if m.gated else None,
-                "ready": not missing_modules and not unmet and (here or (online and not blocked)),
+                "ready": not missing_modules
+                and not unmet
+                and not broken
+                and (here or (online and not blocked)),
                 "fix": "; ".join(problems) or None,
             }
         )

@@ -9,8 +9,16 @@ from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from zoo.manifest._base import Flag, Md5, NonEmptyStr, Sha256, StrictModel
+from zoo.text import unsafe_name, unsafe_revision
 
 Source = Literal["hf", "url", "local", "timm", "none"]
+
+#: The JSON Schema's picture of :func:`unsafe_name` (pydantic's own patterns have no lookahead).
+RELATIVE_NAME_PATTERN = (
+    r"^(?![A-Za-z]:)(?!\.\.?(/|$))(?!.*/\.\.?(/|$))[^/\\\x00-\x1f]+(/[^/\\\x00-\x1f]+)*$"
+)
+#: A commit sha, or a branch or tag name that stays one path segment.
+REVISION_PATTERN = r"^(?!\.)(?!.*\.\.)[^/\\\x00-\x1f]+$"
 
 
 class HfLocation(StrictModel):
@@ -20,10 +28,31 @@ class HfLocation(StrictModel):
         str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     ]
     """Repository id, `owner/name`."""
-    revision: NonEmptyStr | None = None
+    revision: (
+        Annotated[NonEmptyStr, Field(json_schema_extra={"pattern": REVISION_PATTERN})] | None
+    ) = None
     """Commit sha (best) or tag. Without it the weights can change under you."""
-    filename: NonEmptyStr | None = None
-    """File inside the repository; omit for the whole repository (transformers needs that)."""
+    filename: (
+        Annotated[NonEmptyStr, Field(json_schema_extra={"pattern": RELATIVE_NAME_PATTERN})] | None
+    ) = None
+    """File inside the repository; omit for the whole repository (transformers needs that).
+    Relative to the repository's root, `/` between folders, no `..`."""
+
+    @field_validator("filename")
+    @classmethod
+    def _stays_inside(cls, value: str | None) -> str | None:
+        why = None if value is None else unsafe_name(value)
+        if why is not None:
+            raise ValueError(f"the file name {value!r} {why}")
+        return value
+
+    @field_validator("revision")
+    @classmethod
+    def _one_segment(cls, value: str | None) -> str | None:
+        why = None if value is None else unsafe_revision(value)
+        if why is not None:
+            raise ValueError(f"the revision {value!r} {why}")
+        return value
 
 
 class Remap(StrictModel):

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from zoo import settings
+from zoo.catalog.roots import inside
 from zoo.errors import IntegrityError, WeightsNotAvailableError
 from zoo.manifest import HfLocation
+from zoo.text import unsafe_name
 from zoo.weights.transport import http, hub, integrity, mirror
 
 log = logging.getLogger("zoo")
@@ -95,9 +97,11 @@ def mirrored(
 
 def url_cache_path(url: str) -> Path:
     """Where a URL's file is cached: ``<ZOO_HOME>/downloads/<hash of url>/<file name>``."""
-    name = Path(urllib.parse.urlsplit(url).path).name or "download"
+    name = PurePosixPath(urllib.parse.urlsplit(url).path).name
+    if not name or unsafe_name(name) is not None:
+        name = "download"
     key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    return settings.cache_dir() / key / name
+    return inside(settings.cache_dir(), f"{key}/{name}", what="the download")
 
 
 def _cached_download(dest: Path, declared: str | None, ctx: Context) -> Path | None:
@@ -275,10 +279,10 @@ def side_name(relname: str, ctx: Context) -> str:
     """An ONNX external-data name, refused when it leaves the model's folder."""
     from zoo.errors import LoadError
 
-    path = PurePosixPath(relname.replace("\\", "/"))
-    if not relname or path.is_absolute() or ".." in path.parts:
+    name = PurePosixPath(relname.replace("\\", "/")).as_posix()  # `./x` and `a//b` are fine
+    if unsafe_name(name) is not None:
         raise LoadError(
             f"{ctx.name}: the ONNX file names external data {relname!r} outside its folder; "
             "refusing to read it"
         )
-    return path.as_posix()
+    return name

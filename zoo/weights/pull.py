@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from zoo.catalog.roots import inside
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
 from zoo.weights.locations import Context, hf_file, url_file
@@ -138,7 +139,7 @@ def write_mirror(pulled: Sequence[Pulled], root: Path) -> list[Pulled]:
     entries = _existing(root)
     placed = []
     for item in pulled:
-        dest = root / PurePosixPath(item.entry.path)
+        dest = inside(root, item.entry.path, what="the mirror path")
         _copy(item.local, dest, item.entry.sha256)
         placed.append(Pulled(item.entry, dest))
     mirror.write_lock(root / LOCK_NAME, [*entries, *(p.entry for p in placed)])
@@ -173,7 +174,7 @@ def pull(manifests: Sequence[Manifest], *, to: str | Path | None = None) -> Pull
 
 def _fetch_entry(entry: LockEntry, beside: Path) -> Path:
     """An entry's file: next to its lock when there and intact, else from its location."""
-    local = beside / PurePosixPath(entry.path)
+    local = inside(beside, entry.path, what=f"{LOCK_NAME}'s path")
     if local.is_file():
         try:
             integrity.check(local, entry.sha256)

@@ -6,6 +6,7 @@ kind a manifest has is decided in one place, :func:`zoo.weights.sources.source_o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -17,7 +18,7 @@ from zoo.problems import Problem
 from zoo.weights import locations
 from zoo.weights.locations import Context
 from zoo.weights.sources.onnx import external_data_locations
-from zoo.weights.transport import integrity
+from zoo.weights.transport import integrity, mirror
 
 WARNING = "warning"
 
@@ -49,11 +50,18 @@ class WeightsFile:
 
 @dataclass(frozen=True)
 class Located:
-    """Where a checkpoint is on this machine: ``mirrored``, ``cached`` or ``local``; or
+    """Where a checkpoint is on this machine: ``mirrored``, ``cached`` or ``local``; ``damaged``
+    when the active mirror lists it but lacks a file or has one of another size; or
     ``unknown`` when that cannot be told without importing a library (a timm tag's host)."""
 
     state: str
     path: Path | None
+
+
+def in_mirror(active: mirror.Mirror, entries: Sequence[mirror.LockEntry], path: Path) -> Located:
+    """A mirror's file or folder: ``mirrored`` when each of its files is there with the size
+    the lock gives (no hashing: the doctor stays fast), else ``damaged``."""
+    return Located("mirrored" if all(map(active.intact, entries)) else "damaged", path)
 
 
 class Source:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import urllib.parse
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from zoo.catalog.roots import manifest_relative
+from zoo import settings
+from zoo.catalog.roots import inside, manifest_relative
 from zoo.errors import WeightsNotAvailableError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
 from zoo.weights import locations
-from zoo.weights.sources.base import Located, Source, WeightsFile, hf_endpoint
+from zoo.weights._format import check_checkpoint
+from zoo.weights.sources.base import Located, Source, WeightsFile, hf_endpoint, in_mirror
 from zoo.weights.transport import hub, integrity, mirror
 
 
@@ -60,15 +63,18 @@ class PathSource(Source):
         return resolved
 
     def advice(self) -> list[Problem]:
-        if Path(self.written).expanduser().is_absolute():
-            return [
-                self._warn(
-                    "checkpoint.path",
-                    "an absolute path only exists on your machine: publish the weights "
-                    "(checkpoint.hf with a pinned revision, or url + sha256) before sharing",
-                    "absolute_path",
-                )
-            ]
+        if self.written.startswith("~") or Path(self.written).is_absolute():
+            # Blocks under --strict (no known gap can excuse it) and in CI, where a shared
+            # catalogue's entry could only name a file of the runner (`~/.ssh/...`).
+            problem = self._warn(
+                "checkpoint.path",
+                "a path with `~` or an absolute path names a file outside the catalogue that "
+                "only exists on your machine (and `zoo pull --to` would copy it into a mirror): "
+                "publish the weights (checkpoint.hf with a pinned revision, or url + sha256) "
+                "before sharing",
+                "absolute_path",
+            )
+            return [replace(problem, severity="error") if settings.ci() else problem]
         if (
             self.manifest.file is not None
             and not manifest_relative(self.manifest.file, self.written)[1]
@@ -89,9 +95,9 @@ class PathSource(Source):
         if active is not None:
             entry = active.find_local(self.written, self.name)
             if entry is not None:
-                return Located("mirrored", active.path_of(entry))
+                return in_mirror(active, [entry], active.path_of(entry))
             if (folder := active.find_folder("local", self.written)) is not None:
-                return Located("mirrored", folder[0])
+                return in_mirror(active, folder[1], folder[0])
         try:
             path = self.resolved()
         except WeightsNotAvailableError:
@@ -104,7 +110,7 @@ class PathSource(Source):
         )
 
     def _sibling(self, rel: str, main: Path) -> Path:
-        path = main.parent / rel
+        path = inside(main.parent, rel, what="the ONNX external data")
         if not path.is_file():
             raise WeightsNotAvailableError(
                 str(path),
@@ -127,6 +133,7 @@ class PathSource(Source):
         )
 
     def _files(self, main: Path) -> list[WeightsFile]:
+        check_checkpoint(main, self.checkpoint.format, self.manifest.wrapper.type, what=self.name)
         folder = f"files/local/{self.name}"
         if main.is_dir():
             return [
@@ -176,7 +183,7 @@ class UrlSource(Source):
     def locate(self) -> Located | None:
         active = mirror.active()
         if active is not None and (entry := active.find_url(self.url)) is not None:
-            return Located("mirrored", active.path_of(entry))
+            return in_mirror(active, [entry], active.path_of(entry))
         dest = locations.url_cache_path(self.url)
         return Located("cached", dest) if dest.is_file() else None
 
@@ -193,7 +200,10 @@ class UrlSource(Source):
 
     def _sibling(self, rel: str, main: Path) -> Path:
         return locations.url_file(
-            urllib.parse.urljoin(self.url, rel), None, self.context(), dest=main.parent / rel
+            urllib.parse.urljoin(self.url, rel),
+            None,
+            self.context(),
+            dest=inside(main.parent, rel, what="the ONNX external data"),
         )
 
     def _folder(self) -> str:
@@ -235,7 +245,7 @@ class HfFileSource(Source):
         if self.loc.revision is None:
             return [
                 self._warn(
-                    "checkpoint.hub.revision",
+                    "checkpoint.hf.revision",
                     "unpinned: the weights can change under you; pin a commit sha",
                     "unpinned_revision",
                 )
@@ -245,7 +255,7 @@ class HfFileSource(Source):
     def locate(self) -> Located | None:
         active = mirror.active()
         if active is not None and (entry := active.find_hf_file(self.loc)) is not None:
-            return Located("mirrored", active.path_of(entry))
+            return in_mirror(active, [entry], active.path_of(entry))
         found = hub.cached(self.loc)
         return Located("cached", found) if found is not None else None
 
@@ -307,7 +317,7 @@ class HfRepoSource(HfFileSource):
             active is not None
             and (folder := active.find_folder("hf", self.loc.repo, self.loc.revision)) is not None
         ):
-            return Located("mirrored", folder[0])
+            return in_mirror(active, folder[1], folder[0])
         found = hub.complete_snapshot(self.loc, self.patterns())
         return Located("cached", found) if found is not None else None
 

@@ -15,7 +15,7 @@ from zoo.catalog.timm import registry as timm_registry
 from zoo.errors import WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
 from zoo.problems import Problem
-from zoo.weights.sources.base import Located, Source, WeightsFile
+from zoo.weights.sources.base import Located, Source, WeightsFile, in_mirror
 from zoo.weights.sources.kinds import HfFileSource, UrlSource
 from zoo.weights.transport import hub, mirror
 
@@ -92,7 +92,7 @@ class TimmSource(Source):
         for name in HUB_FILES:
             loc = HfLocation(repo=f"timm/{self.full}", revision=None, filename=name)
             if active is not None and (entry := active.find_hf_file(loc)) is not None:
-                return Located("mirrored", active.path_of(entry))
+                return in_mirror(active, [entry], active.path_of(entry))
             if (found := hub.cached(loc)) is not None:
                 return Located("cached", found)
         return Located("unknown", None)

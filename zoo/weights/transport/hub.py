@@ -24,8 +24,10 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 
 from zoo import settings
-from zoo.errors import DownloadError, IntegrityError, WeightsNotAvailableError
+from zoo.catalog.roots import inside
+from zoo.errors import DownloadError, IntegrityError, PathEscapeError, WeightsNotAvailableError
 from zoo.manifest import HfLocation
+from zoo.text import unsafe_name
 from zoo.weights.transport import http, integrity
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -45,7 +47,7 @@ def _commit_of(repo_dir: Path, revision: str | None) -> str | None:
     revision = revision or "main"
     if is_commit(revision):
         return revision
-    ref = repo_dir / "refs" / revision
+    ref = inside(repo_dir, f"refs/{revision}", what="the revision")
     with contextlib.suppress(OSError):
         text = ref.read_text().strip()
         return text if is_commit(text) else None
@@ -60,21 +62,33 @@ def cached(loc: HfLocation) -> Path | None:
         return None
     snapshot = repo_dir / "snapshots" / commit
     if loc.filename:
-        found = snapshot / PurePosixPath(loc.filename)
+        found = inside(repo_dir, f"snapshots/{commit}/{loc.filename}", what="the Hub file")
         return found if found.is_file() else None
     return snapshot if snapshot.is_dir() and any(snapshot.iterdir()) else None
 
 
 def commit_of(path: Path, filename: str | None = None) -> str | None:
     """The commit of a cached file (or snapshot folder), read from its path."""
+    if filename and unsafe_name(filename) is not None:
+        return None
     depth = len(PurePosixPath(filename).parts) if filename else 0
     snapshot = path.parents[depth - 1] if depth else path
     return snapshot.name if snapshot.parent.name == "snapshots" else None
 
 
 def snapshot_files(folder: Path) -> list[Path]:
-    """The files of a snapshot folder, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """The files of a snapshot folder (a Hub snapshot, a mirror's or a local folder), sorted.
+
+    Raises:
+        PathEscapeError: A file is a link out of the folder (out of the repository's cache
+            folder for a Hub snapshot, whose files link to its ``blobs``).
+    """
+    root = folder.parent.parent if folder.parent.name == "snapshots" else folder
+    return sorted(
+        inside(root, p.relative_to(root).as_posix(), what="the file")
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
 
 
 def check_files(found: Path, *, fix: str) -> None:
@@ -131,7 +145,7 @@ def _etag(answer: http.Answer) -> str | None:
 
 
 def _link(repo_dir: Path, commit: str, filename: str, blob: Path) -> Path:
-    link = repo_dir / "snapshots" / commit / PurePosixPath(filename)
+    link = inside(repo_dir, f"snapshots/{commit}/{filename}", what="the Hub file")
     link.parent.mkdir(parents=True, exist_ok=True)
     target = Path(*[".."] * (len(PurePosixPath(filename).parts) + 1)) / "blobs" / blob.name
     tmp = link.with_name(f".{link.name}.zoo-link")
@@ -145,7 +159,7 @@ def _write_ref(repo_dir: Path, revision: str | None, commit: str) -> None:
     name = revision or "main"
     if is_commit(name):
         return
-    ref = repo_dir / "refs" / name
+    ref = inside(repo_dir, f"refs/{name}", what="the revision")
     ref.parent.mkdir(parents=True, exist_ok=True)
     tmp = ref.with_name(f".{ref.name}.zoo-ref")
     tmp.write_text(commit)
@@ -184,6 +198,13 @@ def fetch_file(loc: HfLocation, *, sha256: str | None = None) -> Path:
         )
         if commit is None:
             commit = _resolve_commit(loc)
+        elif not is_commit(commit):
+            partial.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{url} named the commit {commit[:80]!r} (X-Repo-Commit), which is not a commit "
+                "sha; nothing was placed in the cache",
+                url=url,
+            )
         blob = repo_dir / "blobs" / (etag or done.sha256)
         partial.replace(blob)
         _write_ref(repo_dir, loc.revision, commit)
@@ -235,10 +256,18 @@ def complete_snapshot(loc: HfLocation, patterns: list[str]) -> Path | None:
     folder = cached(loc)
     if folder is None:
         return None
-    with contextlib.suppress(OSError, ValueError):
+    try:
         listed = json.loads(_snapshot_record(loc.repo, folder.name, patterns).read_text())
-        return folder if all((folder / PurePosixPath(name)).is_file() for name in listed) else None
-    return folder
+    except (OSError, ValueError):
+        return folder
+    if not isinstance(listed, list):
+        return folder
+    repo_dir = folder.parent.parent
+    present = all(
+        inside(repo_dir, f"snapshots/{folder.name}/{name}", what="the listed file").is_file()
+        for name in listed
+    )
+    return folder if present else None
 
 
 def fetch_snapshot(loc: HfLocation, patterns: list[str]) -> Path:
@@ -257,6 +286,12 @@ def fetch_snapshot(loc: HfLocation, patterns: list[str]) -> Path:
         else []
     )
     chosen = sorted(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+    for name in chosen:
+        if (why := unsafe_name(name)) is not None:
+            raise PathEscapeError(
+                f"{settings.hf_endpoint()} lists a file {name[:200]!r} in {loc.repo} that {why}: "
+                "refusing to fetch the repository"
+            )
     if not chosen:
         raise WeightsNotAvailableError(
             loc.repo,

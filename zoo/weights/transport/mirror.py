@@ -32,8 +32,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zoo import settings
+from zoo.catalog.roots import inside
 from zoo.errors import MirrorError
 from zoo.manifest import HfLocation, Manifest
+from zoo.text import unsafe_name
 
 LOCK_NAME = "zoo.lock"
 LOCK_VERSION = 1
@@ -63,12 +65,29 @@ class LockEntry:
         missing = sorted(names - set(data))
         if missing:
             raise MirrorError(f"{where}: entry misses {', '.join(missing)}")
+        for f in fields(cls):
+            value, texts = data[f.name], ("str", "str | None")
+            if isinstance(value, bool) or not (
+                (f.type == "int" and isinstance(value, int))
+                or (f.type in texts and isinstance(value, str))
+                or (f.type == "str | None" and value is None)
+            ):
+                raise MirrorError(f"{where}: {f.name} must be {f.type}, not {value!r:.80}")
         entry = cls(**{k: data[k] for k in names})
-        path = PurePosixPath(entry.path)
-        if path.is_absolute() or ".." in path.parts or not entry.path:
-            raise MirrorError(f"{where}: path {entry.path!r} must stay inside the mirror")
+        for key in ("path", "filename"):
+            value = getattr(entry, key)
+            if value is not None and (why := unsafe_name(value)) is not None:
+                raise MirrorError(f"{where}: {key} {value!r} {why}; it must stay inside the mirror")
+        if entry.filename is not None and not entry.path.endswith(f"/{entry.filename}"):
+            raise MirrorError(f"{where}: path {entry.path!r} must end with its filename")
         if entry.source not in ("hf", "url", "local"):
             raise MirrorError(f"{where}: unknown source {entry.source!r}")
+        if entry.source == "hf":
+            try:
+                HfLocation(repo=entry.location, revision=entry.revision, filename=entry.filename)
+            except ValueError as exc:  # pydantic's ValidationError: one line per field
+                said = [f"{e['loc'][0]}: {e['msg']}" for e in getattr(exc, "errors", list)()]
+                raise MirrorError(f"{where}: {'; '.join(said) or exc}") from None
         if not isinstance(entry.sha256, str) or len(entry.sha256) != 64:
             raise MirrorError(f"{where}: sha256 must be 64 hexadecimal digits")
         return entry
@@ -93,8 +112,19 @@ class Mirror:
         self.entries = read_lock(self.lock_file)
 
     def path_of(self, entry: LockEntry) -> Path:
-        """Where an entry's file is on this machine."""
-        return self.root / PurePosixPath(entry.path)
+        """Where an entry's file is on this machine.
+
+        Raises:
+            PathEscapeError: The file is a link out of the mirror.
+        """
+        return inside(self.root, entry.path, what=f"{LOCK_NAME}'s path")
+
+    def intact(self, entry: LockEntry) -> bool:
+        """Whether an entry's file is in the mirror with the size the lock gives (no hashing)."""
+        try:
+            return self.path_of(entry).stat().st_size == entry.size
+        except OSError:  # missing, unreadable, or a link out of the mirror
+            return False
 
     def _matching(self, source: str, location: str, revision: str | None = None) -> list[LockEntry]:
         found = [e for e in self.entries if e.source == source and e.location == location]
@@ -132,7 +162,8 @@ class Mirror:
         assert entry.filename is not None
         depth = len(PurePosixPath(entry.filename).parts)
         folder = PurePosixPath(entry.path).parents[depth - 1]
-        return self.root / folder, [e for e in found if e.path.startswith(f"{folder}/")]
+        where = inside(self.root, folder.as_posix(), what=f"{LOCK_NAME}'s folder")
+        return where, [e for e in found if e.path.startswith(f"{folder}/")]
 
     def find_local(self, location: str, name: str) -> LockEntry | None:
         """The entry of a manifest's local single-file checkpoint."""
