@@ -143,3 +143,38 @@ def test_a_full_disk_is_one_line(
     assert "the disk is full" in last
     assert "Traceback" not in stderr
     assert stdout == ""
+
+
+@pytest.fixture
+def read_only(tmp_path: Path) -> Any:
+    """An empty read-only file system (a tmpfs mounted ro; needs root, skipped otherwise)."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_read_only_zoo_home_or_out_is_one_line(
+    run_cli: Any,
+    manifest_file: Path,
+    images: Path,
+    tmp_path: Path,
+    read_only: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ZOO_HOME", str(read_only / "home"))
+    code, _, stderr = embed(run_cli, manifest_file, [images], tmp_path / "out")
+    assert code == 0, stderr  # zoo's bookkeeping is a cache: a read-only home costs a re-hash
+    code, stdout, stderr = embed(run_cli, manifest_file, [images], read_only / "out")
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        f"error: cannot write {read_only / 'out'}: the file system is read-only; choose a "
+        "writable folder"
+    ]
+    assert stdout == ""
