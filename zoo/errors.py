@@ -310,21 +310,6 @@ class UsageError(ZooError, ValueError):
     """An argument to a zoo call is invalid (bad out_indices, unknown override, wrong size)."""
 
 
-class ImageSizeError(UsageError):
-    """An image is too elongated or too large to resize within zoo's pixel budget
-    (``zoo.build.preprocess.MAX_ASPECT``, ``MAX_PIXELS``); ``zoo embed`` skips and counts it."""
-
-
-class ImageValueError(UsageError):
-    """An image's pixels (or a volume's voxels) have a type or range zoo does not know how to
-    scale: float pixels outside [0, 1], 32-bit integers, NaN; ``zoo embed`` skips and counts it."""
-
-
-class VolumeSizeError(UsageError):
-    """A volume would be larger than zoo's voxel budget (``zoo.build.preprocess_volume.MAX_VOXELS``)
-    as stored or once resampled (a sheared or huge-spacing header); refused before allocation."""
-
-
 class OutputFolderError(UsageError):
     """``zoo embed``: the output folder holds files zoo did not write, or another run's output.
 
@@ -347,19 +332,6 @@ class OutputFolderError(UsageError):
 
 class EmbeddingsError(ZooError, OSError):
     """A ``zoo embed`` output folder is missing, unfinished or damaged."""
-
-
-class OutputWriteError(ZooError, OSError):
-    """zoo could not write into an output folder (``zoo embed --out``, ``zoo site --out``): the
-    disk is full, the folder is read-only or a parent is a file, or a link is in the way.
-
-    Attributes:
-        path: The file or folder zoo was writing.
-    """
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        super().__init__(f"cannot write {path}: {reason}")
 
 
 class EmbedInterruptedError(ZooError, KeyboardInterrupt):
@@ -408,8 +380,6 @@ __all__ = [
     "EmbeddingsError",
     "EndpointTimeoutError",
     "GitError",
-    "ImageSizeError",
-    "ImageValueError",
     "IntegrityError",
     "LoadError",
     "ManifestError",
@@ -420,13 +390,11 @@ __all__ = [
     "ModelNotFoundError",
     "OutIndicesError",
     "OutputFolderError",
-    "OutputWriteError",
     "RegistryLookupError",
     "SiteOutputError",
     "TagNotFoundError",
     "TrustError",
     "UsageError",
-    "VolumeSizeError",
     "WeightsNotAvailableError",
     "ZooError",
 ]

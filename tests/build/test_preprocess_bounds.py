@@ -12,8 +12,13 @@ torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 Image = pytest.importorskip("PIL.Image")
 
-from zoo.build.preprocess import MAX_ASPECT, MAX_PIXELS, EvalTransform  # noqa: E402
-from zoo.errors import ImageSizeError, ImageValueError  # noqa: E402
+from zoo.build.preprocess import (  # noqa: E402
+    MAX_ASPECT,
+    MAX_PIXELS,
+    EvalTransform,
+    ImageSizeError,
+    ImageValueError,
+)
 from zoo.manifest import InputSpec  # noqa: E402
 
 PLAIN = {"mean": [0.0], "std": [1.0], "crop_pct": 1.0}

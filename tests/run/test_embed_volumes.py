@@ -126,7 +126,7 @@ def test_embed_reads_nifti_and_npy_volumes(
     # unreadable volumes are named as they happen and counted at the end, like images
     assert "skipped broken.nii.gz: " in stderr
     assert (
-        f"skipped nan.nii.gz: ImageValueError: {volumes / 'nan.nii.gz'}: the volume holds NaN"
+        f"skipped nan.nii.gz: VolumeValueError: {volumes / 'nan.nii.gz'}: the volume holds NaN"
         in stderr
     )
     assert "skipped objects.npy: ValueError" in stderr
@@ -272,7 +272,7 @@ def test_a_sheared_header_is_refused_before_resampling(ct_manifest: Path, tmp_pa
     """A 16^3 NIfTI whose affine shears each axis by 1000 would resample (RAS, 2 mm) to about
     8000^3 voxels: terabytes. The size is computed first and refused, naming the file."""
     from zoo.build.preprocess import transforms
-    from zoo.errors import VolumeSizeError
+    from zoo.build.preprocess_volume import VolumeSizeError
     from zoo.run.embed_volumes import read_volume
 
     affine = np.array([[1, 1000, 0, 0], [0, 1, 1000, 0], [1000, 0, 1, 0], [0, 0, 0, 1]], float)
@@ -288,7 +288,7 @@ def test_a_sheared_header_is_refused_before_resampling(ct_manifest: Path, tmp_pa
 
 
 def test_a_header_claiming_a_huge_volume_is_refused_before_reading(tmp_path: Path) -> None:
-    from zoo.errors import VolumeSizeError
+    from zoo.build.preprocess_volume import VolumeSizeError
     from zoo.run.embed_volumes import read_volume
 
     file = tmp_path / "huge.nii"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from zoo.errors import OutputWriteError, SiteOutputError
+from zoo.errors import SiteOutputError
+from zoo.run.atomic import OutputWriteError
 from zoo.site import LEDGER
 from zoo.site._write import write_site
 

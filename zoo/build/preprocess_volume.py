@@ -15,11 +15,21 @@ from typing import Any
 
 import torch
 
-from zoo.errors import ImageValueError, MissingExtraError, UsageError, VolumeSizeError
+from zoo.errors import MissingExtraError, UsageError
 from zoo.manifest import Manifest, VolumeInputSpec
 
 #: Voxels (times channels) a volume may have, as stored and once resampled: 1 GiB of float32.
 MAX_VOXELS = 1 << 28
+
+
+class VolumeSizeError(UsageError):
+    """A volume would be larger than :data:`MAX_VOXELS` as stored or once resampled (a sheared
+    or huge-spacing header); refused before allocation. (Defined here, not in
+    :mod:`zoo.errors`, which is at the house's size limit.)"""
+
+
+class VolumeValueError(UsageError):
+    """A volume holds NaN or inf; ``zoo embed`` skips and counts it."""
 
 
 def _transforms() -> Any:
@@ -105,7 +115,7 @@ class VolumeTransform:
             self._check_resampled(x)
         x = x.float()
         if not bool(torch.isfinite(x).all()):
-            raise ImageValueError(f"{_named(x)}holds NaN or inf values; zoo embeds finite volumes")
+            raise VolumeValueError(f"{_named(x)}holds NaN or inf values; zoo embeds finite volumes")
         if meta:
             for step in self._spatial:
                 x = step(x)

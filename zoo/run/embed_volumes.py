@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.build.preprocess_volume import MAX_VOXELS
-from zoo.errors import MissingExtraError, VolumeSizeError
+from zoo.build.preprocess_volume import MAX_VOXELS, VolumeSizeError
+from zoo.errors import MissingExtraError
 from zoo.manifest import Manifest, VolumeInputSpec
 from zoo.run.embed_images import ImageList, suffix
 
