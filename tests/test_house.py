@@ -17,7 +17,7 @@ PACKAGE = REPO_ROOT / "zoo"
 
 #: Layers from the bottom up; a module may import its own layer and the ones below.
 LAYERS: list[tuple[str, ...]] = [
-    ("zoo.errors", "zoo.problems", "zoo.settings", "zoo.text"),
+    ("zoo.errors", "zoo.problems", "zoo.settings", "zoo.text", "zoo.atomic"),
     ("zoo.manifest",),
     ("zoo.catalog",),
     ("zoo.weights",),

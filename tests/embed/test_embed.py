@@ -51,7 +51,7 @@ def test_embed_one_process(run_cli: Any, manifest_file: Path, images: Path, tmp_
     assert result["shards"] == 3  # 11 images in blocks of 4
     # the unreadable image is named on stderr, as it happens and in the closing count
     assert f"skipped {BAD}: UnidentifiedImageError" in stderr
-    assert f"1 of 11 images could not be read and were skipped: {BAD}" in stderr
+    assert f"1 of 11 images could not be read or embedded and were skipped: {BAD}" in stderr
 
     keys, levels = rows(out)
     files = good_files(images)

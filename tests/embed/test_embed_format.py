@@ -271,3 +271,24 @@ def test_ten_million_keys(tmp_path: Path) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 64 << 20  # all keys would be > 260 MB
+
+
+def test_a_block_whose_every_image_is_skipped_is_a_shard_without_rows(tmp_path: Path) -> None:
+    """After a block with rows, a block of unreadable (or NaN) images only: a record, no data."""
+    (tmp_path / SHARDS).mkdir()
+
+    class Keys:
+        def key(self, i: int) -> str:
+            return f"k{i}"
+
+        def encoded(self, numbers: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            return encode([f"k{i}" for i in numbers])
+
+    writer = ShardWriter(
+        tmp_path / SHARDS, [(0, 2), (2, 4)], Keys(), "safetensors", feature_maps=False,
+        max_bytes=1 << 20,
+    )  # fmt: skip
+    writer.add([0, 1], [torch.ones(2, 4)], [])
+    writer.add([], [torch.ones(0, 4)], [(2, "bad"), (3, "bad")])
+    assert [(r["start"], r["end"], r["rows"]) for r in writer.records] == [(0, 2, 2), (2, 4, 0)]
+    assert writer.records[1]["file"] is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.embed.conftest import BAD, write_images
+from tests.embed.conftest import BAD, embed, summary, write_images
 from zoo.embed.images import ImageDataset, collect_images, entry_key, list_entries
 from zoo.errors import UsageError
 
@@ -125,3 +127,48 @@ def test_packed_list(tmp_path: Path) -> None:
     assert found.sha256() == again.sha256()
     write_images(tmp_path / "ü", 4)
     assert collect_images([tmp_path]).sha256() != found.sha256()
+
+
+def test_a_symlink_loop_in_an_image_folder_is_one_line(
+    run_cli: Any, manifest_file: Path, images: Path, tmp_path: Path
+) -> None:
+    (images / "loop.png").symlink_to(images / "loop2.png")
+    (images / "loop2.png").symlink_to(images / "loop.png")
+    with pytest.raises(UsageError, match=r"loop2?\.png: Too many levels of symbolic links"):
+        collect_images([images])
+    code, stdout, stderr = embed(run_cli, manifest_file, [images], tmp_path / "out")
+    assert code == 2
+    assert stderr.startswith("error: ")
+    assert "Too many levels of symbolic links" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
+def test_strips_and_nan_rows_are_skipped_and_counted(
+    run_cli: Any, manifest_file: Path, images: Path, tmp_path: Path
+) -> None:
+    """A 20000x1 PNG is skipped before any resize (it once cost 5.9 GB); a checkpoint whose
+    outputs are NaN gives no NaN rows: each image is an error naming it."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from safetensors.torch import load_file, save_file
+
+    Image.fromarray(np.full((1, 20000), 200, dtype=np.uint8)).save(images / "strip.png")
+    weights = manifest_file.parent / "tiny.safetensors"
+    state = load_file(str(weights))
+    state = {k: torch.full_like(v, float("nan")) if "norm" in k else v for k, v in state.items()}
+    save_file(state, str(weights))
+    out = tmp_path / "out"
+    code, stdout, stderr = embed(run_cli, manifest_file, [images], out, "--json")
+    assert code == 0, stderr
+    result = summary(stdout)
+    assert (result["images"], result["embedded"], result["skipped"]) == (12, 0, 12)
+    reasons = {"ImageSizeError": 1, "NonFiniteEmbeddingError": 10, "UnidentifiedImageError": 1}
+    assert result["skipped_reasons"] == reasons
+    assert "skipped img1.png: NonFiniteEmbeddingError: the model's output" in stderr
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["images"]["skipped_reasons"] == reasons
+    strip = next(s for s in prov["images"]["skipped"] if s["path"] == "strip.png")
+    assert strip["error"].startswith("ImageSizeError: the image is 20000x1, more than 100 times")

@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from tests.embed.conftest import QUICK, rows, summary
+from zoo.catalog.parse import read_manifest
 
 pytest.importorskip("lightning")
 pytest.importorskip("monai")
@@ -40,7 +41,7 @@ OUTPUT: dict[str, Any] = {
     "grid": {"strides": [1, 2], "multiple": 2, "pool": [0, 1]},
 }
 GOOD = ["a.nii.gz", "c.npy", "d.npy", "sub/b.nii"]
-BROKEN = ["broken.nii.gz", "objects.npy"]
+BROKEN = ["broken.nii.gz", "nan.nii.gz", "objects.npy"]
 
 
 @pytest.fixture
@@ -83,6 +84,7 @@ def volumes(tmp_path: Path) -> Path:
     np.save(folder / "d.npy", hu(1, 4, 8, 8))  # channels first
     (folder / "broken.nii.gz").write_bytes(b"not a NIfTI file")
     np.save(folder / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    _nifti(folder / "nan.nii.gz", np.full((8, 8, 8), np.nan, dtype=np.float32), np.eye(4))
     (folder / "notes.txt").write_text("not a volume")
     (folder / "slice.png").write_bytes(b"an image: not read for a 3-D encoder")
     return folder
@@ -119,12 +121,16 @@ def test_embed_reads_nifti_and_npy_volumes(
     )
     assert code == 0, stderr
     result = summary(stdout)
-    assert (result["kind"], result["images"], result["embedded"]) == ("volume", 6, 4)
+    assert (result["kind"], result["images"], result["embedded"]) == ("volume", 7, 4)
     assert result["shapes"] == [[24]]
     # unreadable volumes are named as they happen and counted at the end, like images
     assert "skipped broken.nii.gz: " in stderr
+    assert (
+        f"skipped nan.nii.gz: VolumeValueError: {volumes / 'nan.nii.gz'}: the volume holds NaN"
+        in stderr
+    )
     assert "skipped objects.npy: ValueError" in stderr
-    assert "2 of 6 volumes could not be read and were skipped: broken.nii.gz" in stderr
+    assert "3 of 7 volumes could not be read or embedded and were skipped: broken.nii.gz" in stderr
 
     keys, levels = rows(out)
     assert keys == GOOD  # one key rule: paths relative to the folder, .nii.gz whole
@@ -144,14 +150,14 @@ def test_embed_reads_nifti_and_npy_volumes(
     assert "VolumeTransform" in prov["preprocessing"]["transform"]
     assert prov["preprocessing"]["kind"] == "volume"
     assert sorted(s["path"] for s in prov["images"]["skipped"]) == BROKEN
-    assert prov["images"]["count"] == 6
+    assert prov["images"]["count"] == 7
 
     # the same command resumes: nothing left to do
     code, stdout, stderr = run_cli(
         "embed", ct_manifest, volumes, "--out", out, *QUICK, "--shard-size", "3", "--json"
     )
     assert code == 0, stderr
-    assert "all 6 volumes are already done" in stderr
+    assert "all 7 volumes are already done" in stderr
     again = summary(stdout)
     assert (again["computed"], again["reused"]) == (0, 4)
 
@@ -260,3 +266,36 @@ def test_read_volume_channels_and_refusals(tmp_path: Path) -> None:
         read_volume(words)
     with pytest.raises(ValueError, match=r"reads volumes from \.nii, \.nii\.gz and \.npy files"):
         read_volume(tmp_path / "scan.mha")
+
+
+def test_a_sheared_header_is_refused_before_resampling(ct_manifest: Path, tmp_path: Path) -> None:
+    """A 16^3 NIfTI whose affine shears each axis by 1000 would resample (RAS, 2 mm) to about
+    8000^3 voxels: terabytes. The size is computed first and refused, naming the file."""
+    from zoo.embed.volumes import read_volume
+    from zoo.loading.preprocess import transforms
+    from zoo.loading.preprocess_volume import VolumeSizeError
+
+    affine = np.array([[1, 1000, 0, 0], [0, 1, 1000, 0], [1000, 0, 1, 0], [0, 0, 0, 1]], float)
+    file = tmp_path / "sheared.nii.gz"
+    _nifti(file, np.zeros((16, 16, 16), dtype=np.float32), affine)
+    assert file.stat().st_size < 20_000
+    transform = transforms(read_manifest(ct_manifest))
+    with pytest.raises(
+        VolumeSizeError,
+        match=r"sheared\.nii\.gz: the volume would be \d+x\d+x\d+ voxels once resampled",
+    ):
+        transform(read_volume(file))
+
+
+def test_a_header_claiming_a_huge_volume_is_refused_before_reading(tmp_path: Path) -> None:
+    from zoo.embed.volumes import read_volume
+    from zoo.loading.preprocess_volume import VolumeSizeError
+
+    file = tmp_path / "huge.nii"
+    header = nib.Nifti1Header()
+    header.set_data_shape((4096, 4096, 4096))
+    header.set_data_dtype(np.uint8)
+    header["vox_offset"] = 352
+    file.write_bytes(header.binaryblock + b"\0" * 4)  # 356 bytes claiming 64 GiB of voxels
+    with pytest.raises(VolumeSizeError, match="4096x4096x4096 voxels, more than"):
+        read_volume(file)

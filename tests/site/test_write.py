@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
+from zoo.atomic import OutputWriteError
 from zoo.errors import SiteOutputError
 from zoo.site import LEDGER
 from zoo.site._write import write_site
@@ -118,3 +119,43 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
 
 def test_the_error_is_a_file_exists_error() -> None:
     assert issubclass(SiteOutputError, FileExistsError)
+
+
+@pytest.mark.parametrize("planted", [".index.html.tmp", LEDGER, "index.html", "models/a.html"])
+def test_a_planted_link_is_never_written_through(tmp_path: Path, planted: str) -> None:
+    """A link zoo did not create, in the folder (even pointing inside it), is refused and kept."""
+    out = tmp_path / "site"
+    write_site(out, {"index.html": b"1", "models/a.html": b"a"})
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's file\n")
+    (out / planted).unlink(missing_ok=True)
+    (out / planted).symlink_to(victim)
+    if planted.endswith(".tmp"):  # zoo's temporary files have new names: it is left alone
+        write_site(out, {"index.html": b"2", "models/a.html": b"b"})
+        assert (out / "index.html").read_text() == "2"
+    else:
+        with pytest.raises((SiteOutputError, OutputWriteError), match="link"):
+            write_site(out, {"index.html": b"2", "models/a.html": b"b"})
+    assert victim.read_text() == "the user's file\n"
+    assert (out / planted).is_symlink()
+
+
+def test_a_link_inside_the_folder_is_not_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    write_site(out, {"index.html": b"1", "a.html": b"a"})
+    (out / "a.html").unlink()
+    (out / "a.html").symlink_to(out / "index.html")
+    with pytest.raises(SiteOutputError, match="is a symbolic link"):
+        write_site(out, {"index.html": b"1", "a.html": b"b"})
+    assert (out / "a.html").is_symlink()
+    assert (out / "index.html").read_text() == "1"
+
+
+def test_out_below_a_file_is_one_line(site_env: Path, tmp_path: Path, run_cli: CliRunner) -> None:
+    (tmp_path / "afile").write_text("x")
+    code, _, stderr = run_cli("site", "--out", tmp_path / "afile" / "sub")
+    assert code == 1
+    assert stderr.startswith(
+        f"error: cannot write {tmp_path / 'afile' / 'sub'}: a part of the path"
+    )
+    assert len(stderr.strip().splitlines()) == 1

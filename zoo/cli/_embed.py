@@ -157,8 +157,8 @@ def embed_command(
         more = ", ..." if summary["skipped"] > len(summary["skipped_first"]) else ""
         noun = "volumes" if summary["kind"] == "volume" else "images"
         output.message(
-            f"{summary['skipped']} of {summary['images']} {noun} could not be read and were "
-            f"skipped: {first}{more}. All are listed in {summary['provenance']}."
+            f"{summary['skipped']} of {summary['images']} {noun} could not be read or embedded "
+            f"and were skipped: {first}{more}. All are listed in {summary['provenance']}."
         )
     shown = {k: v for k, v in summary.items() if k != "skipped_first"}  # in the message above
     output.record(summary, [("embed", shown)], title=summary["name"])

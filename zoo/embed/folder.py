@@ -4,7 +4,11 @@
 the settings of the run (to resume only the same run), its sessions, and once finished
 every file zoo wrote with its size and sha256. zoo's files are that record, ``index.json``,
 ``provenance.json`` and the files of ``shards/`` named as zoo names them
-(:data:`zoo.embed.shards.SHARD_FILE`); everything else in the folder is foreign.
+(:data:`zoo.embed.shards.SHARD_FILE`) that the record holds: listed under ``files`` or,
+while the run is unfinished, covering images a session recorded in ``images_pending``
+before writing any. Everything else in the folder is foreign. zoo writes a file as a new
+temporary sibling renamed over its name, never through a symbolic link
+(:mod:`zoo.atomic`).
 
 - A new or empty folder: a fresh run.
 - A folder with a record and without ``--overwrite``: the same run is resumed (other
@@ -12,6 +16,9 @@ every file zoo wrote with its size and sha256. zoo's files are that record, ``in
 - ``--overwrite``: zoo deletes its own files and starts again, but refuses when the folder
   holds anything foreign or a file of zoo's was changed since it was written.
 - A non-empty folder without a record: refused in every mode, naming a foreign file.
+- A foreign entry where zoo writes (a link named ``index.json.tmp``, a ``shards`` link, a shard
+  file the record does not hold): refused in every mode; zoo never writes through, trusts or
+  deletes it.
 """
 
 from __future__ import annotations
@@ -41,12 +48,20 @@ class OutFolder:
         record: Its parsed ``zoo-embed.json``; ``None`` when there is none.
         foreign: Entries zoo did not write (relative paths, folders end with ``/``).
         changed: zoo's files whose size is no longer the one recorded.
+        in_the_way: Foreign entries where zoo writes its own files: a link (or a folder) named
+            as one of zoo's files, a ``shards`` that is not a plain folder, a file in ``shards/``
+            named as zoo names shards that the record does not hold. zoo refuses the folder in
+            every mode rather than write through, trust or delete them.
+        owned: zoo's files in ``shards/`` (relative paths): the ones the record lists, and
+            while the run is unfinished, the ones in the images its sessions set out to embed.
     """
 
     path: Path
     record: dict[str, Any] | None = None
     foreign: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    in_the_way: list[str] = field(default_factory=list)
+    owned: list[str] = field(default_factory=list)
 
     @property
     def fresh(self) -> bool:
@@ -88,11 +103,16 @@ def inspect(out: Path) -> OutFolder:
     the record).
 
     Raises:
-        UsageError: ``out`` is a file.
+        UsageError: ``out`` or the nearest existing folder above it is a file.
         OutputFolderError: Its ``zoo-embed.json`` is unreadable.
     """
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a folder")
+    for parent in out.parents if not out.exists() else ():
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise UsageError(f"--out {out}: {parent} is a file, not a folder")
+            break
     state = OutFolder(out)
     names = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if not names:
@@ -106,17 +126,49 @@ def inspect(out: Path) -> OutFolder:
         if name in FILES or name.removesuffix(".tmp") in FILES:
             if not _is_plain_file(path):
                 state.foreign.append(_entry(out, name))
-        elif name == SHARDS and path.is_dir() and not path.is_symlink():
+                state.in_the_way.append(state.foreign[-1])
+        elif name == SHARDS:
+            if not (path.is_dir() and not path.is_symlink()):
+                state.foreign.append(_entry(out, name))
+                state.in_the_way.append(state.foreign[-1])
+                continue
             for inner in sorted(p.name for p in path.iterdir()):
-                if not (SHARD_FILE.match(inner) and _is_plain_file(path / inner)):
-                    state.foreign.append(_entry(path, inner, f"{SHARDS}/"))
+                rel = f"{SHARDS}/{inner}"
+                if (
+                    SHARD_FILE.match(inner)
+                    and _is_plain_file(path / inner)
+                    and _recorded(state.record, rel)
+                ):
+                    state.owned.append(rel)
+                    continue
+                state.foreign.append(_entry(path, inner, f"{SHARDS}/"))
+                if SHARD_FILE.match(inner):
+                    state.in_the_way.append(state.foreign[-1])
         else:
             state.foreign.append(_entry(out, name))
     for name, info in state.record.get("files", {}).items():
         path = out / name
-        if path.is_file() and path.stat().st_size != info.get("size"):
+        if _is_plain_file(path) and path.stat().st_size != info.get("size"):
             state.changed.append(name)
     return state
+
+
+def _recorded(record: dict[str, Any], rel: str) -> bool:
+    """Whether the record holds ``shards/<a>-<b>.<ext>``: it lists the file, or (while the run is
+    unfinished) ``a..b`` lies in images a session of the run set out to embed."""
+    files = record.get("files")
+    if isinstance(files, dict) and rel in files:
+        return True
+    if record.get("complete"):
+        return False
+    match = SHARD_FILE.match(rel.removeprefix(f"{SHARDS}/"))
+    assert match is not None
+    start, end = int(match[1]), int(match[2])
+    for session in record.get("sessions", []):
+        for span in session.get("images_pending", []) if isinstance(session, dict) else []:
+            if isinstance(span, list) and len(span) == 2 and span[0] <= start < end <= span[1]:
+                return True
+    return False
 
 
 def _quote(names: list[str]) -> str:
@@ -134,6 +186,16 @@ def check_out(out: Path, overwrite: bool) -> OutFolder:
             changed file zoo would replace.
     """
     state = inspect(out)
+    if state.in_the_way:
+        raise OutputFolderError(
+            f"--out {out} holds {_quote(state.in_the_way)} where zoo writes its own files, but "
+            f"zoo did not write {'it' if len(state.in_the_way) == 1 else 'them'} (a symbolic "
+            "link, a folder, or a shard file its zoo-embed.json does not record). zoo never "
+            "writes through, trusts or deletes such entries, with --overwrite or without: move "
+            "them away, or choose another --out.",
+            str(out),
+            state.in_the_way,
+        )
     if state.record is None and state.foreign:
         raise OutputFolderError(
             f"--out {out} is not empty and holds files zoo did not write ({_quote(state.foreign)}). "
@@ -162,20 +224,19 @@ def check_out(out: Path, overwrite: bool) -> OutFolder:
 
 
 def clear(state: OutFolder) -> None:
-    """Delete zoo's own files of the folder (never another): shards, index, provenance, and the
-    record last, so that an interrupted clean-up still knows what is zoo's."""
+    """Delete zoo's own files of the folder (never another, never a link): the shard files the
+    record holds, index, provenance, and the record last, so that an interrupted clean-up
+    still knows what is zoo's."""
     out = state.path
+    for rel in state.owned:  # the shard files the record holds, nothing else
+        if _is_plain_file(out / rel):
+            (out / rel).unlink()
     shards = out / SHARDS
-    if shards.is_dir() and not shards.is_symlink():
-        for path in shards.iterdir():
-            if SHARD_FILE.match(path.name) and _is_plain_file(path):
-                path.unlink()
-        shards.rmdir()  # empty: check_out refused a folder with anything foreign in it
-    for name in (INDEX, PROVENANCE):
-        for path in (out / name, out / f"{name}.tmp"):
-            path.unlink(missing_ok=True)
-    (out / f"{RECORD}.tmp").unlink(missing_ok=True)
-    (out / RECORD).unlink(missing_ok=True)
+    if shards.is_dir() and not shards.is_symlink() and not any(shards.iterdir()):
+        shards.rmdir()
+    for name in (INDEX, PROVENANCE, f"{INDEX}.tmp", f"{PROVENANCE}.tmp", f"{RECORD}.tmp", RECORD):
+        if _is_plain_file(out / name):
+            (out / name).unlink()
 
 
 def new_record(run: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +246,10 @@ def new_record(run: dict[str, Any]) -> dict[str, Any]:
         "version": 1,
         "about": (
             "Written by `zoo embed`. zoo's files in this folder are this one, index.json, "
-            "provenance.json and shards/<12 digits>-<12 digits>.*; zoo resumes, replaces or "
-            "deletes only those, and leaves anything else alone."
+            "provenance.json and the shards/<12 digits>-<12 digits>.* files this record holds "
+            "(under files; while unfinished, those of the images a session set out to embed, "
+            "images_pending); zoo resumes, replaces or deletes only those, never through a "
+            "symbolic link, and leaves anything else alone."
         ),
         "run": run,
         "complete": False,

@@ -103,20 +103,31 @@ class ImageList:
 
 def _walk(folder: Path, extensions: frozenset[str]) -> list[str]:
     """Files with ``extensions`` under ``folder`` as keys; hidden entries skipped, symlinked
-    folders not followed."""
+    folders not followed.
+
+    Raises:
+        UsageError: An entry is a symbolic link loop, or a folder cannot be read.
+    """
     found: list[str] = []
     pending = [""]
     while pending:
         rel = pending.pop()
-        with os.scandir(folder / rel if rel else folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                key = f"{rel}/{entry.name}" if rel else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(key)
-                elif suffix(entry.name) in extensions and entry.is_file():
-                    found.append(key)
+        try:
+            with os.scandir(folder / rel if rel else folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    key = f"{rel}/{entry.name}" if rel else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(key)
+                    elif suffix(entry.name) in extensions and entry.is_file():
+                        found.append(key)
+        except OSError as exc:  # a link loop, a folder that may not be read
+            where = exc.filename or folder / rel
+            raise UsageError(
+                f"{where}: {exc.strerror or exc} (found while listing {folder}); remove or fix "
+                "it, or list the images in a file instead"
+            ) from None
     return found
 
 
@@ -235,7 +246,10 @@ def _missing(file: Path) -> bool:
 
 def _same_file(bases: list[str], key: str, first: int, second: int) -> bool:
     a, b = (Path(bases[n], key) for n in (first, second))
-    return a.resolve() == b.resolve()
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        return False
 
 
 # -- reading images ------------------------------------------------------------------------------

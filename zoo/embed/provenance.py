@@ -157,7 +157,18 @@ def provenance(
             "count": index["images"],
             "keys_sha256": run["images"]["keys_sha256"],
             "embedded": index["rows"],
+            "skipped_reasons": skipped_reasons(skipped),
             "skipped": skipped,
         },
         "versions": versions(),
     }
+
+
+def skipped_reasons(skipped: list[dict[str, str]]) -> dict[str, int]:
+    """How many files were skipped for each kind of error (``ImageSizeError``: too elongated or
+    too large; ``NonFiniteEmbeddingError``: a NaN row; ``UnidentifiedImageError``: unreadable)."""
+    counts: dict[str, int] = {}
+    for entry in skipped:
+        kind = entry["error"].partition(":")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))

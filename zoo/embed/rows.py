@@ -125,8 +125,10 @@ class ShardWriter:
         """
         if self._cursor <= self._start or self._broken:
             return None
-        names = level_names(len(self._levels), self.feature_maps)
-        levels = {n: torch.cat(parts) for n, parts in zip(names, self._levels, strict=True)}
+        levels: dict[str, torch.Tensor] = {}
+        if self._levels and self._levels[0]:  # else every image of the block was skipped
+            names = level_names(len(self._levels), self.feature_maps)
+            levels = {n: torch.cat(parts) for n, parts in zip(names, self._levels, strict=True)}
         try:
             record = write_shard(
                 self.folder,

@@ -97,6 +97,13 @@ def load_model(config: EmbedConfig) -> ZooModel:
     return load(config.name, **kwargs)
 
 
+#: The error of an image whose output holds NaN or inf (the row is not written).
+NON_FINITE = (
+    "NonFiniteEmbeddingError: the model's output for this file holds NaN or inf (an input "
+    "holding NaN, or an overflow at this --precision); no row is written for it"
+)
+
+
 class EmbedModule(pl.LightningModule):
     """``predict_step``: the model's output for the good images of a batch; the data loader reads
     this process's blocks of images, which the writer learns in its ``setup``."""
@@ -124,7 +131,16 @@ class EmbedModule(pl.LightningModule):
         if images is None:
             return {"index": batch["index"], "outputs": [], "errors": batch["errors"]}
         outputs = forward(self.model, images)
-        return {"index": batch["index"], "outputs": outputs, "errors": batch["errors"]}
+        index, errors = batch["index"], list(batch["errors"])
+        finite = torch.ones(len(index), dtype=torch.bool, device=outputs[0].device)
+        for level in outputs:
+            finite &= torch.isfinite(level.reshape(len(index), -1)).all(dim=1)
+        if not bool(finite.all()):  # a NaN row is an error of its image, never a silent row
+            keep = finite.cpu()
+            errors += [(int(i), NON_FINITE) for i in index[~keep].tolist()]
+            errors.sort()
+            index, outputs = index[keep], [level[finite] for level in outputs]
+        return {"index": index, "outputs": outputs, "errors": errors}
 
 
 class ThroughputBar(TQDMProgressBar):

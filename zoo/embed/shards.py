@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo import atomic
 from zoo.errors import LoadError, MissingExtraError
 
 FORMAT = "zoo-embed"
@@ -91,10 +92,17 @@ def sha256_of(path: Path) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """``path`` replaced atomically (a ``.tmp`` sibling renamed over it), mode as the umask says."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """``path`` replaced atomically (a ``.tmp`` sibling renamed over it), mode as the umask says,
+    never through a link (:mod:`zoo.atomic`).
+
+    Raises:
+        OutputWriteError: It cannot be written (a full disk, a read-only folder, a link in the way).
+    """
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    try:
+        atomic.write_file(path, text.encode("utf-8"), path.with_name(path.name + ".tmp"))
+    except OSError as exc:
+        raise atomic.write_error(path, exc) from None
 
 
 # -- one shard -----------------------------------------------------------------------------------
@@ -139,14 +147,18 @@ def write_shard(
             if len(tensor) != rows:
                 raise LoadError(f"shard {stem}: level {name} has {len(tensor)} rows, keys {rows}")
         path = folder / f"{stem}.{fmt}"
-        tmp = path.with_name(path.name + ".tmp")
-        if fmt == "parquet":
-            _write_parquet(tmp, blob, offsets, levels)
-        else:
-            _write_safetensors(tmp, blob, offsets, levels, interval)
-        tmp.chmod(file_mode())
-        record.update(file=f"{SHARDS}/{path.name}", size=tmp.stat().st_size, sha256=sha256_of(tmp))
-        tmp.replace(path)
+        try:
+            tmp = atomic.new_temporary(path, path.with_name(path.name + ".tmp"))
+            if fmt == "parquet":
+                _write_parquet(tmp, blob, offsets, levels)
+            else:
+                _write_safetensors(tmp, blob, offsets, levels, interval)
+            tmp.chmod(file_mode())
+            size, digest = tmp.stat().st_size, sha256_of(tmp)
+            record.update(file=f"{SHARDS}/{path.name}", size=size, sha256=digest)
+            atomic.commit(tmp, path)
+        except OSError as exc:
+            raise atomic.write_error(path, exc) from None
     write_json(folder / f"{stem}.json", record)
     return record
 
@@ -164,7 +176,14 @@ def _write_safetensors(
     tensors[KEYS] = torch.from_numpy(_writable(blob, np.uint8))
     tensors[KEY_OFFSETS] = torch.from_numpy(_writable(offsets, np.int64))
     meta = {"format": FORMAT, "version": str(VERSION), "images": f"{interval[0]}-{interval[1]}"}
-    save_file(tensors, str(path), metadata=meta)
+    try:
+        save_file(tensors, str(path), metadata=meta)
+    except Exception as exc:  # safetensors' own error type wraps the system's (a full disk)
+        number = re.search(r"os error (\d+)", str(exc))
+        if number is None:
+            raise
+        code = int(number[1])
+        raise OSError(code, os.strerror(code), str(path)) from None
 
 
 def _writable(array: np.ndarray, dtype: Any) -> np.ndarray:

@@ -15,6 +15,7 @@ share one shape per level, so they are taken at the manifest's ``input.size``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 
 from zoo.embed.images import ImageList, suffix
 from zoo.errors import MissingExtraError
+from zoo.loading.preprocess_volume import MAX_VOXELS, VolumeSizeError
 from zoo.manifest import Manifest, VolumeInputSpec
 
 NIFTI = (".nii", ".nii.gz")
@@ -47,6 +49,7 @@ def read_volume(path: Path) -> Any:
 
     Raises:
         ValueError: The file is no volume of numbers with 3 or 4 axes.
+        VolumeSizeError: Its header claims more than ``MAX_VOXELS`` voxels (nothing read).
         OSError: It cannot be read.
     """
     kind = suffix(path.name)
@@ -60,6 +63,11 @@ def read_volume(path: Path) -> Any:
     from monai.data import MetaTensor
 
     image = nibabel().load(str(path))
+    if math.prod(image.shape) > MAX_VOXELS:  # from the header: before any voxel is read
+        raise VolumeSizeError(
+            f"{path}: the volume is {'x'.join(map(str, image.shape))} voxels, more than "
+            f"{MAX_VOXELS}"
+        )
     data = np.asarray(image.get_fdata(dtype=np.float32))
     if data.ndim == 3:
         data = data[None]
@@ -71,7 +79,8 @@ def read_volume(path: Path) -> Any:
             f"shape {tuple(data.shape)}"
         )
     affine = torch.as_tensor(np.asarray(image.affine), dtype=torch.float64)
-    return MetaTensor(torch.from_numpy(np.ascontiguousarray(data)), affine=affine)
+    meta = {"filename_or_obj": str(path)}  # errors of the transform name the file
+    return MetaTensor(torch.from_numpy(np.ascontiguousarray(data)), affine=affine, meta=meta)
 
 
 class VolumeDataset(torch.utils.data.Dataset):

@@ -17,9 +17,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 
+from zoo.atomic import write_error
 from zoo.embed import folder as embed_out
 from zoo.embed.images import ImageList
-from zoo.embed.provenance import fingerprint, now, provenance
+from zoo.embed.provenance import fingerprint, now, provenance, skipped_reasons
 from zoo.embed.rows import ShardWriter
 from zoo.embed.shards import (
     INDEX,
@@ -142,21 +143,31 @@ class EmbedWriter(pl.Callback):
             embed_out.clear(state)
             state = embed_out.OutFolder(out)
         if state.record is None:
-            out.mkdir(parents=True, exist_ok=True)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(out, exc) from None
             record = embed_out.new_record(run)
             embed_out.write_record(out, record)  # first: from now on the folder is zoo's
         else:
             record = state.record
             if diffs := embed_out.differences(record["run"], run):
                 raise embed_out.refuse_other_run(out, diffs)
-        (out / SHARDS).mkdir(exist_ok=True)
         records, leftovers = read_records(out / SHARDS)
-        for path in leftovers:  # zoo's own half-written files of an interrupted session
-            path.unlink()
+        blocks = pending(records, len(self.images), config.shard_size)
+        record["complete"] = False
+        record["sessions"].append({"images_pending": _spans(blocks)})
+        embed_out.write_record(out, record)  # first: the shards of this session are recorded
+        try:
+            (out / SHARDS).mkdir(exist_ok=True)
+            for path in leftovers:  # zoo's own half-written files (check_out vetted every one)
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+        except OSError as exc:
+            raise write_error(out / SHARDS, exc) from None
         done = sum(r["end"] - r["start"] for r in records)
         rows = sum(r["rows"] for r in records)
-        record["complete"] = False
-        record["sessions"].append(
+        record["sessions"][-1].update(
             {
                 "started": now(),
                 "images_done_before": done,
@@ -173,7 +184,7 @@ class EmbedWriter(pl.Callback):
         embed_out.write_record(out, record)
         self.record = record
         return {
-            "blocks": pending(records, len(self.images), config.shard_size),
+            "blocks": blocks,
             "done": done,
             "rows": rows,
             "session": len(record["sessions"]),
@@ -277,6 +288,7 @@ class EmbedWriter(pl.Callback):
             "images": len(images),
             "embedded": index["rows"],
             "skipped": len(skipped),
+            "skipped_reasons": skipped_reasons(skipped),
             "skipped_first": skipped[:QUOTE],
             "reused": self.rows_before,
             "computed": computed,
@@ -287,6 +299,17 @@ class EmbedWriter(pl.Callback):
             "seconds": round(seconds, 2),
             "images_per_second": round(computed / seconds, 2) if seconds > 0 else None,
         }
+
+
+def _spans(blocks: list[Interval]) -> list[list[int]]:
+    """Blocks as the fewest ``[start, end]`` spans of images (adjacent blocks joined)."""
+    spans: list[list[int]] = []
+    for start, end in blocks:
+        if spans and spans[-1][1] == start:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return spans
 
 
 def _described(path: Path) -> dict[str, Any]:

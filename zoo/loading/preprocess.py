@@ -1,7 +1,9 @@
 """The evaluation transform a manifest's ``input:`` block describes.
 
 resize (by ``crop_mode``) -> center crop -> tensor in [0, 1] -> normalize, the same
-steps and sizes as timm's evaluation transform for the same settings.
+steps and sizes as timm's evaluation transform for the same settings. Before any resize an
+image is checked against :data:`MAX_ASPECT` and :data:`MAX_PIXELS` (:class:`ImageSizeError`),
+and 16-bit and float images are scaled to 8 bits as their type says (:func:`to_8bit`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import torch
 
-from zoo.errors import MissingExtraError
+from zoo.errors import MissingExtraError, UsageError
 from zoo.manifest import InputSpec, Manifest, VolumeInputSpec
 
 
@@ -22,6 +24,24 @@ def _tvf() -> Any:
     except ImportError:
         raise MissingExtraError("torchvision", "timm", "preprocessing") from None
     return tvf
+
+
+#: The longest side of an image may be at most this many times its shortest (a 20000x1 strip,
+#: resized to 224 on its short side, would be 224 x 4.5 million pixels).
+MAX_ASPECT = 100
+#: Pixels an image may have, before and after its resize (checked before either happens).
+MAX_PIXELS = 1 << 27
+
+
+class ImageSizeError(UsageError):
+    """An image is too elongated or too large to resize within zoo's pixel budget
+    (:data:`MAX_ASPECT`, :data:`MAX_PIXELS`); ``zoo embed`` skips and counts it. (The input
+    errors are defined here, not in :mod:`zoo.errors`, which is at the house's size limit.)"""
+
+
+class ImageValueError(UsageError):
+    """An image's pixels have a type or range zoo does not know how to scale: float pixels
+    outside [0, 1] or NaN, 32-bit integers; ``zoo embed`` skips and counts it."""
 
 
 class EvalTransform:
@@ -44,19 +64,47 @@ class EvalTransform:
             f"interpolation={s.interpolation!r}, mean={s.mean}, std={s.std})"
         )
 
-    def _resize(self, img: Any) -> Any:
-        tvf = _tvf()
-        mode = tvf.InterpolationMode(self.spec.interpolation)
+    def resized_size(self, h: int, w: int) -> tuple[int, int]:
+        """The size ``(h, w)`` an image of ``h x w`` has after the resize, before the crop."""
         sh, sw = self.scale_size
         if self.spec.crop_mode == "squash":
-            return tvf.resize(img, [sh, sw], interpolation=mode)
-        if self.spec.crop_mode == "center" and sh == sw:
-            return tvf.resize(img, sh, interpolation=mode)  # shortest edge
-        h, w = tvf.get_dimensions(img)[1:]
+            return sh, sw
+        if self.spec.crop_mode == "center" and sh == sw:  # shortest edge, as torchvision does
+            short, long = (h, w) if h <= w else (w, h)
+            other = int(sh * long / short)
+            return (sh, other) if h <= w else (other, sh)
         ratios = (h / sh, w / sw)
         # center keeps the shorter relative edge (crops), border the longer one (pads)
         ratio = max(ratios) if self.spec.crop_mode == "border" else min(ratios)
-        return tvf.resize(img, [round(h / ratio), round(w / ratio)], interpolation=mode)
+        return round(h / ratio), round(w / ratio)
+
+    def check_size(self, h: int, w: int) -> None:
+        """Refuse an image whose resize would be out of bounds, before any pixel is resized.
+
+        Raises:
+            ImageSizeError: Empty, more than :data:`MAX_ASPECT` times longer than wide (or the
+                reverse), or more than :data:`MAX_PIXELS` pixels before or after the resize.
+        """
+        if h < 1 or w < 1:
+            raise ImageSizeError(f"the image is empty ({w}x{h})")
+        if max(h, w) > MAX_ASPECT * min(h, w):
+            raise ImageSizeError(
+                f"the image is {w}x{h}, more than {MAX_ASPECT} times longer than wide or the "
+                "reverse; zoo does not embed such strips (crop or tile them first)"
+            )
+        rh, rw = self.resized_size(h, w)
+        if max(h * w, rh * rw) > MAX_PIXELS:
+            raise ImageSizeError(
+                f"the image is {w}x{h} (resized: {rw}x{rh}), more than {MAX_PIXELS} pixels; "
+                "tile it first"
+            )
+
+    def _resize(self, img: Any) -> Any:
+        tvf = _tvf()
+        mode = tvf.InterpolationMode(self.spec.interpolation)
+        h, w = tvf.get_dimensions(img)[1:]
+        self.check_size(h, w)
+        return tvf.resize(img, list(self.resized_size(h, w)), interpolation=mode)
 
     def _crop(self, img: Any) -> Any:
         tvf = _tvf()
@@ -79,6 +127,8 @@ class EvalTransform:
         tvf = _tvf()
         if not isinstance(img, torch.Tensor) and hasattr(img, "convert"):
             wanted = "L" if self.spec.in_chans == 1 else "RGB"
+            self.check_size(img.height, img.width)
+            img = to_8bit(img)
             if img.mode != wanted:
                 img = img.convert(wanted)
         img = self._crop(self._resize(img))
@@ -87,6 +137,42 @@ class EvalTransform:
         else:
             tensor = tvf.to_tensor(img)
         return tvf.normalize(tensor, mean=list(self.spec.mean), std=list(self.spec.std))
+
+
+def to_8bit(img: Any) -> Any:
+    """A PIL image of 16-bit or float pixels as 8-bit (``L``), scaled as its type says: 16-bit
+    values divided by 65535, floats taken as [0, 1]; other images unchanged. (PIL's own
+    ``convert`` clips them to 0..255 instead: near-white 16-bit images, black float ones.)
+
+    Raises:
+        ImageValueError: Float pixels outside [0, 1] (or NaN), or 32-bit integers beyond
+            0..65535: zoo does not guess their scaling.
+    """
+    import numpy as np
+    from PIL import Image
+
+    if img.mode.startswith("I;16"):
+        pixels = np.asarray(img).astype(np.float64) / 65535
+    elif img.mode == "I":
+        pixels = np.asarray(img, dtype=np.int64)
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+            raise ImageValueError(
+                f"32-bit integer pixels from {pixels.min()} to {pixels.max()}, not 16-bit "
+                "(0..65535); zoo does not guess their scaling: convert the image to 8 or 16 bits"
+            )
+        pixels = pixels / 65535
+    elif img.mode == "F":
+        pixels = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(pixels).all():
+            raise ImageValueError("float pixels holding NaN or inf")
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 1):
+            raise ImageValueError(
+                f"float pixels from {pixels.min():g} to {pixels.max():g}, not in [0, 1]; zoo does "
+                "not guess their scaling: scale the image to [0, 1] or convert it to 8 bits"
+            )
+    else:
+        return img
+    return Image.fromarray(np.round(pixels * 255).astype(np.uint8), mode="L")
 
 
 def transforms(name_or_manifest: str | Path | Manifest) -> Any:

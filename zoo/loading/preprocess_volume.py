@@ -3,17 +3,33 @@
 reorient and resample (only for a MONAI ``MetaTensor``, which carries its affine)
 -> clip the intensity window and scale it to its range -> per-channel mean/std ->
 pad or crop to a size the network takes. A plain array or tensor has no affine, so
-it is taken as already oriented and resampled to the declared spacing.
+it is taken as already oriented and resampled to the declared spacing. The resampled size
+is computed first and bounded (:data:`MAX_VOXELS`), so that a header with a shear or a
+huge spacing is one error, not gigabytes allocated; a volume holding NaN is refused.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from zoo.errors import MissingExtraError, UsageError
 from zoo.manifest import Manifest, VolumeInputSpec
+
+#: Voxels (times channels) a volume may have, as stored and once resampled: 1 GiB of float32.
+MAX_VOXELS = 1 << 28
+
+
+class VolumeSizeError(UsageError):
+    """A volume would be larger than :data:`MAX_VOXELS` as stored or once resampled (a sheared
+    or huge-spacing header); refused before allocation. (Defined here, not in
+    :mod:`zoo.errors`, which is at the house's size limit.)"""
+
+
+class VolumeValueError(UsageError):
+    """A volume holds NaN or inf; ``zoo embed`` skips and counts it."""
 
 
 def _transforms() -> Any:
@@ -41,13 +57,9 @@ class VolumeTransform:
         self.spec = spec
         self.multiple = grid.multiple_of() if grid is not None else (1, 1, 1)
         t = _transforms()
-        self._spatial = []
-        if spec.orientation:
-            # nibabel's axis letters (L->R, P->A, I->S), stated rather than left to MONAI's default
-            labels = (("L", "R"), ("P", "A"), ("I", "S"))
-            self._spatial.append(t.Orientation(axcodes=spec.orientation, labels=labels))
-        if spec.spacing:
-            self._spatial.append(t.Spacing(pixdim=spec.spacing, mode="bilinear"))
+        self._spatial = self._spatial_steps(lazy=False)
+        # the same steps, lazy: they compute the resampled shape and allocate nothing
+        self._shape_only = self._spatial_steps(lazy=True)
         steps: list[Any] = []
         if spec.intensity is not None:
             (a_min, a_max), (b_min, b_max) = spec.intensity.window, spec.intensity.range
@@ -65,6 +77,17 @@ class VolumeTransform:
         else:
             steps.append(t.ResizeWithPadOrCrop(spatial_size=spec.size))
         self._steps = steps
+
+    def _spatial_steps(self, lazy: bool) -> list[Any]:
+        t, spec = _transforms(), self.spec
+        steps = []
+        if spec.orientation:
+            # nibabel's axis letters (L->R, P->A, I->S), stated rather than left to MONAI's default
+            labels = (("L", "R"), ("P", "A"), ("I", "S"))
+            steps.append(t.Orientation(axcodes=spec.orientation, labels=labels, lazy=lazy))
+        if spec.spacing:
+            steps.append(t.Spacing(pixdim=spec.spacing, mode="bilinear", lazy=lazy))
+        return steps
 
     def __repr__(self) -> str:
         s = self.spec
@@ -88,7 +111,11 @@ class VolumeTransform:
                 f"{self.name}: expected {self.spec.channels} channel(s), got {x.shape[0]} "
                 "(channels first: [C, D, H, W])"
             )
+        if meta and self._spatial:
+            self._check_resampled(x)
         x = x.float()
+        if not bool(torch.isfinite(x).all()):
+            raise VolumeValueError(f"{_named(x)}holds NaN or inf values; zoo embeds finite volumes")
         if meta:
             for step in self._spatial:
                 x = step(x)
@@ -96,6 +123,37 @@ class VolumeTransform:
             x = step(x)
         out = x.as_tensor() if hasattr(x, "as_tensor") else x
         return out.contiguous().to(torch.float32)
+
+    def _check_resampled(self, x: Any) -> None:
+        """Refuse a volume whose reorientation and resampling would exceed :data:`MAX_VOXELS`,
+        from MONAI's own lazy computation of the output shape (nothing resampled or allocated).
+
+        Raises:
+            VolumeSizeError: The resampled volume is too large (a sheared affine, a huge spacing).
+        """
+        shape = tuple(int(s) for s in x.shape[1:])
+        if math.prod(shape) * x.shape[0] > MAX_VOXELS:
+            raise VolumeSizeError(
+                f"{_named(x)}is {'x'.join(map(str, shape))} voxels, more than {MAX_VOXELS}"
+            )
+        pending = x
+        for step in self._shape_only:
+            pending = step(pending)
+        out = tuple(int(s) for s in pending.peek_pending_shape())
+        if math.prod(out) * x.shape[0] > MAX_VOXELS:
+            raise VolumeSizeError(
+                f"{_named(x)}would be {'x'.join(map(str, out))} voxels once resampled to spacing "
+                f"{list(self.spec.spacing or [])} (from {'x'.join(map(str, shape))}), more than "
+                f"{MAX_VOXELS}: its header's affine (a shear, a huge spacing) is not a volume's; "
+                "fix the header or resample the file yourself"
+            )
+
+
+def _named(x: Any) -> str:
+    """``"<file>: "`` for a volume read from a file (its MetaTensor says which), else ``"the volume "``."""
+    meta = getattr(x, "meta", None)
+    name = meta.get("filename_or_obj") if isinstance(meta, dict) else None
+    return f"{name}: the volume " if isinstance(name, str) and name else "the volume "
 
 
 def _is_meta_tensor(value: Any) -> bool:

@@ -4,7 +4,9 @@ The folder's ledger (``.zoo-site.json``) lists every file the last generation wr
 A new generation refuses a non-empty folder without a ledger, refuses to replace a
 file the ledger does not list, rewrites only files whose bytes changed (so a
 re-generation leaves unchanged pages' mtimes alone), and deletes only listed files
-that the catalogue no longer produces.
+that the catalogue no longer produces. Every file is written as a new temporary file
+renamed over its name (:mod:`zoo.atomic`): never through a symbolic link, and a link
+where a page goes is refused, not replaced.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from zoo import atomic
 from zoo.errors import SiteOutputError
 
 LEDGER = ".zoo-site.json"
@@ -43,11 +46,24 @@ def _inside(root: Path, rel: str) -> Path:
             str(target),
             "resolves outside the site folder (a symbolic link?); remove the link or choose another --out",
         )
+    for depth in range(1, len(pure.parts) + 1):  # a link inside the folder is not zoo's either
+        if (part := root.joinpath(*pure.parts[:depth])).is_symlink():
+            raise SiteOutputError(
+                str(part),
+                "is a symbolic link, and zoo never writes through or deletes a link it did not "
+                "create; remove the link or choose another --out",
+            )
     return target
 
 
 def _read_ledger(out: Path) -> set[str] | None:
     ledger = out / LEDGER
+    if ledger.is_symlink():
+        raise SiteOutputError(
+            str(ledger),
+            "is a symbolic link, not a ledger `zoo site` wrote; zoo will not touch the folder: "
+            "delete the folder or choose another --out",
+        )
     if not ledger.is_file():
         return None
     try:
@@ -68,8 +84,9 @@ def write_site(out: Path, files: Mapping[str, bytes]) -> WriteReport:
     """Put ``files`` (relative POSIX path -> bytes) into ``out`` as described above.
 
     Raises:
-        SiteOutputError: ``out`` is a file, holds files of someone else where the site goes,
-            or is a non-empty folder that no ``zoo site`` wrote.
+        SiteOutputError: ``out`` is a file, holds files of someone else (or a symbolic link)
+            where the site goes, or is a non-empty folder that no ``zoo site`` wrote.
+        OutputWriteError: A file cannot be written (a full disk, a read-only folder).
     """
     if out.exists() and not out.is_dir():
         raise SiteOutputError(str(out), "is a file, not a folder; choose a folder for --out")
@@ -92,16 +109,16 @@ def write_site(out: Path, files: Mapping[str, bytes]) -> WriteReport:
     stale_targets = [(rel, _inside(out, rel)) for rel in stale]
 
     report = WriteReport()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise atomic.write_error(out, exc) from None
     for rel, target in targets.items():
         data = files[rel]
         if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
             report.unchanged.append(rel)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        _write(target, data, mkdir=True)
         report.written.append(rel)
     for rel, target in stale_targets:
         if target.is_file() and not target.is_symlink():
@@ -109,8 +126,22 @@ def write_site(out: Path, files: Mapping[str, bytes]) -> WriteReport:
             report.removed.append(rel)
             _prune(out, target.parent)
     ledger = {"format": LEDGER_FORMAT, "generator": "zoo site", "files": sorted(files)}
-    (out / LEDGER).write_text(json.dumps(ledger, indent=1) + "\n", encoding="utf-8")
+    _write(out / LEDGER, (json.dumps(ledger, indent=1) + "\n").encode("utf-8"))
     return report
+
+
+def _write(target: Path, data: bytes, mkdir: bool = False) -> None:
+    """``target`` replaced by ``data`` through a new temporary file, never through a link.
+
+    Raises:
+        OutputWriteError: A full disk, a read-only folder, a link in the way.
+    """
+    try:
+        if mkdir:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_file(target, data)
+    except OSError as exc:
+        raise atomic.write_error(target, exc) from None
 
 
 def _prune(out: Path, folder: Path) -> None:
