@@ -18,24 +18,10 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import OutputWriteError
 
 #: Flags of a new temporary file: created here, never an existing file or link.
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-
-
-class OutputWriteError(ZooError, OSError):
-    """zoo could not write into an output folder (``zoo embed --out``, ``zoo site --out``): the
-    disk is full, the folder is read-only or a parent is a file, or a link is in the way.
-    (Defined here, not in :mod:`zoo.errors`, which is at the house's size limit.)
-
-    Attributes:
-        path: The file or folder zoo was writing.
-    """
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        super().__init__(f"cannot write {path}: {reason}")
 
 
 class LinkInTheWay(OSError):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from zoo.embed.images import ImageList, suffix
-from zoo.errors import MissingExtraError
+from zoo.errors import require
 from zoo.loading.preprocess_volume import MAX_VOXELS, VolumeSizeError
 from zoo.manifest import Manifest, VolumeInputSpec
 
@@ -36,11 +36,7 @@ def nibabel() -> Any:
     Raises:
         MissingExtraError: It is not installed.
     """
-    try:
-        import nibabel as nib
-    except ImportError:
-        raise MissingExtraError("nibabel", "monai", "reading NIfTI volumes") from None
-    return nib
+    return require("nibabel", package="nibabel", extra="monai", purpose="reading NIfTI volumes")
 
 
 def read_volume(path: Path) -> Any:

@@ -14,16 +14,17 @@ from typing import Any
 
 import torch
 
-from zoo.errors import MissingExtraError, UsageError
+from zoo.errors import ImageSizeError, ImageValueError, require
 from zoo.manifest import InputSpec, Manifest, VolumeInputSpec
 
 
 def _tvf() -> Any:
-    try:
-        import torchvision.transforms.functional as tvf
-    except ImportError:
-        raise MissingExtraError("torchvision", "timm", "preprocessing") from None
-    return tvf
+    return require(
+        "torchvision.transforms.functional",
+        package="torchvision",
+        extra="timm",
+        purpose="preprocessing",
+    )
 
 
 #: The longest side of an image may be at most this many times its shortest (a 20000x1 strip,
@@ -31,17 +32,6 @@ def _tvf() -> Any:
 MAX_ASPECT = 100
 #: Pixels an image may have, before and after its resize (checked before either happens).
 MAX_PIXELS = 1 << 27
-
-
-class ImageSizeError(UsageError):
-    """An image is too elongated or too large to resize within zoo's pixel budget
-    (:data:`MAX_ASPECT`, :data:`MAX_PIXELS`); ``zoo embed`` skips and counts it. (The input
-    errors are defined here, not in :mod:`zoo.errors`, which is at the house's size limit.)"""
-
-
-class ImageValueError(UsageError):
-    """An image's pixels have a type or range zoo does not know how to scale: float pixels
-    outside [0, 1] or NaN, 32-bit integers; ``zoo embed`` skips and counts it."""
 
 
 class EvalTransform:

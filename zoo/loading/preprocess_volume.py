@@ -15,29 +15,17 @@ from typing import Any
 
 import torch
 
-from zoo.errors import MissingExtraError, UsageError
+from zoo.errors import UsageError, VolumeSizeError, VolumeValueError, require
 from zoo.manifest import Manifest, VolumeInputSpec
 
 #: Voxels (times channels) a volume may have, as stored and once resampled: 1 GiB of float32.
 MAX_VOXELS = 1 << 28
 
 
-class VolumeSizeError(UsageError):
-    """A volume would be larger than :data:`MAX_VOXELS` as stored or once resampled (a sheared
-    or huge-spacing header); refused before allocation. (Defined here, not in
-    :mod:`zoo.errors`, which is at the house's size limit.)"""
-
-
-class VolumeValueError(UsageError):
-    """A volume holds NaN or inf; ``zoo embed`` skips and counts it."""
-
-
 def _transforms() -> Any:
-    try:
-        import monai.transforms as transforms
-    except ImportError:
-        raise MissingExtraError("monai", "monai", "volume preprocessing") from None
-    return transforms
+    return require(
+        "monai.transforms", package="monai", extra="monai", purpose="volume preprocessing"
+    )
 
 
 class VolumeTransform:

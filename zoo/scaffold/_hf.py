@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from zoo.errors import MissingExtraError, UsageError
+from zoo.errors import UsageError, require
 from zoo.scaffold._draft import Draft, common_todos
 
 _IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -18,11 +18,9 @@ _RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}
 
 
 def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError:
-        raise MissingExtraError("transformers", "transformers", "zoo new hf:") from None
-    return transformers
+    return require(
+        "transformers", package="transformers", extra="transformers", purpose="zoo new hf:"
+    )
 
 
 #: Config keys that describe how a checkpoint was saved, not the architecture.

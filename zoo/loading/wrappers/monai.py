@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import LoadError, MissingExtraError, UsageError
+from zoo.errors import LoadError, UsageError, require
 from zoo.loading.checkpoint import empty_parameters
 from zoo.loading.wrappers._base import (
     Adapter,
@@ -39,11 +39,7 @@ class Encoder:
 
 
 def _nets() -> Any:
-    try:
-        import monai.networks.nets as nets
-    except ImportError:
-        raise MissingExtraError("monai", "monai", "a MONAI network") from None
-    return nets
+    return require("monai.networks.nets", package="monai", extra="monai", purpose="a MONAI network")
 
 
 class MonaiAdapter(Adapter):

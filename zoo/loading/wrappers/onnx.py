@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import ContractError, LoadError, MissingExtraError
+from zoo.errors import ContractError, LoadError, require
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType, weights_path
 from zoo.manifest import Manifest, OnnxWrapper
 
@@ -20,11 +20,9 @@ _ONNX_TYPES = {
 
 
 def _ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingExtraError("onnxruntime-gpu", "onnx", "an onnx backbone") from None
-    return onnxruntime
+    return require(
+        "onnxruntime", package="onnxruntime-gpu", extra="onnx", purpose="an onnx backbone"
+    )
 
 
 def choose_providers(wanted: list[str] | None, available: list[str], cuda: bool) -> list[str]:

@@ -15,20 +15,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import LoadError, MissingExtraError, UsageError
+from zoo.errors import LoadError, UsageError, require
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import attach_weights, build_scope
 from zoo.manifest import Manifest, OpenClipWrapper, Wrapper
 
 
 def _open_clip() -> Any:
-    try:
-        import open_clip
-    except ImportError:
-        raise MissingExtraError(
-            "open-clip-torch", "open_clip", "an open_clip image tower"
-        ) from None
-    return open_clip
+    return require(
+        "open_clip",
+        package="open-clip-torch",
+        extra="open_clip",
+        purpose="an open_clip image tower",
+    )
 
 
 class OpenClipAdapter(Adapter):

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import ArgumentError, LoadError, MissingExtraError
+from zoo.errors import ArgumentError, LoadError, require
 from zoo.loading.checkpoint import StateDict, assign, empty_parameters, load_state_dict
 from zoo.loading.meta import meta_device
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType, weights_path
@@ -17,11 +17,7 @@ from zoo.manifest import Manifest, TimmWrapper, Wrapper
 
 
 def _timm() -> Any:
-    try:
-        import timm
-    except ImportError:
-        raise MissingExtraError("timm", "timm", "a timm backbone") from None
-    return timm
+    return require("timm", package="timm", extra="timm", purpose="a timm backbone")
 
 
 class TimmAdapter(Adapter):

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.errors import LoadError, MissingExtraError, TrustError, UsageError, ZooError
+from zoo.errors import LoadError, TrustError, UsageError, ZooError, require
 from zoo.loading.meta import meta_device
 from zoo.loading.wrappers._base import (
     Adapter,
@@ -24,11 +24,12 @@ from zoo.manifest._refs import hub_code_keys
 
 
 def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError:
-        raise MissingExtraError("transformers", "transformers", "a transformers backbone") from None
-    return transformers
+    return require(
+        "transformers",
+        package="transformers",
+        extra="transformers",
+        purpose="a transformers backbone",
+    )
 
 
 class TransformersAdapter(Adapter):
