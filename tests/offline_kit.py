@@ -215,9 +215,11 @@ def tiny_weights(seed: int = 0) -> tuple[Any, bytes]:
 def context(name: str = "testing/x") -> Any:
     """The message context a manifest's source passes to :mod:`zoo.weights.locations`."""
     from zoo.weights.locations import Context
-    from zoo.weights.sources import vouchers
+    from zoo.weights.sources import manifests_declaring
 
-    return Context(name, "checkpoint.url", "a test file", f"{name} (in memory)", vouchers)
+    return Context(
+        name, "checkpoint.url", "a test file", f"{name} (in memory)", manifests_declaring
+    )
 
 
 def url_file(url: str, sha256: str | None = None, name: str = "testing/x") -> Path:

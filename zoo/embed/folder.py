@@ -176,7 +176,7 @@ def _quote(names: list[str]) -> str:
     return ", ".join(names[:QUOTE]) + more
 
 
-def check_out(out: Path, overwrite: bool) -> OutFolder:
+def vet_output_folder(out: Path, overwrite: bool) -> OutFolder:
     """Whether zoo may write into ``out`` (read-only: nothing is created or deleted here).
 
     Raises:

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from zoo.embed.folder import check_out
+from zoo.embed.folder import vet_output_folder
 from zoo.embed.images import ImageDataset, collate, collect_images, suffix
 from zoo.embed.shards import FORMATS, _pyarrow
 from zoo.embed.volumes import NIFTI, VolumeDataset, forward, is_volume_model, nibabel
@@ -221,7 +221,9 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
     if config.shard_size < 1:
         raise UsageError(f"--shard-size {config.shard_size}: must be at least 1")
     _precision(config.precision)
-    check_out(config.out, config.overwrite)  # early, on every rank; rank 0 checks again and acts
+    vet_output_folder(
+        config.out, config.overwrite
+    )  # early, on every rank; rank 0 checks again and acts
     images = collect_images(config.images, skip_missing=config.skip_missing, volumes=volumes)
     if volumes and any(suffix(images.key(i)) in NIFTI for i in range(len(images))):
         nibabel()  # before any process starts: a missing reader is one error, not one per file

@@ -138,7 +138,7 @@ class EmbedWriter(pl.Callback):
             images=len(self.images),
             images_sha256=self.images.sha256(),
         )
-        state = embed_out.check_out(out, config.overwrite)  # again: rank 0 decides, now
+        state = embed_out.vet_output_folder(out, config.overwrite)  # again: rank 0 decides, now
         if state.record is not None and config.overwrite:
             embed_out.clear(state)
             state = embed_out.OutFolder(out)
@@ -160,7 +160,9 @@ class EmbedWriter(pl.Callback):
         embed_out.write_record(out, record)  # first: the shards of this session are recorded
         try:
             (out / SHARDS).mkdir(exist_ok=True)
-            for path in leftovers:  # zoo's own half-written files (check_out vetted every one)
+            for (
+                path
+            ) in leftovers:  # zoo's own half-written files (vet_output_folder vetted every one)
                 if path.is_file() and not path.is_symlink():
                     path.unlink()
         except OSError as exc:

@@ -38,14 +38,14 @@ class Context:
         field: The manifest field the bytes come from (``checkpoint.timm``).
         what: What that field names, in words.
         declared_by: Who declares the expected sha256 (``name (file)``).
-        vouchers: Names (with files) of other manifests declaring a given sha256.
+        manifests_declaring: Names (with files) of other manifests declaring a given sha256.
     """
 
     name: str
     field: str
     what: str
     declared_by: str
-    vouchers: Callable[[str], list[str]]
+    manifests_declaring: Callable[[str], list[str]]
 
 
 def offline() -> bool:
@@ -112,17 +112,21 @@ def _cached_download(dest: Path, declared: str | None, ctx: Context) -> Path | N
         return dest
     except IntegrityError as exc:
         actual = exc.actual
-        vouchers = [v for v in ctx.vouchers(actual) if not v.startswith(f"{ctx.name} (")]
+        manifests_declaring = [
+            v for v in ctx.manifests_declaring(actual) if not v.startswith(f"{ctx.name} (")
+        ]
         if own == actual:
-            vouchers.insert(0, "zoo's record of the download (these are the bytes the server sent)")
-        if vouchers:
+            manifests_declaring.insert(
+                0, "zoo's record of the download (these are the bytes the server sent)"
+            )
+        if manifests_declaring:
             raise IntegrityError(
                 str(dest),
                 exc.expected,
                 actual,
                 removed=False,
                 declared_by=exc.declared_by or "zoo's record of the download",
-                vouched_by=vouchers,
+                vouched_by=manifests_declaring,
                 fix=f"Check {ctx.field}.sha256 of {ctx.name}: if it is right, the server now sends other "
                 f"bytes; delete {dest} yourself to fetch it again.",
             ) from None
@@ -198,7 +202,9 @@ def _cached_hf(found: Path, loc: HfLocation, sha256: str | None, ctx: Context) -
         try:
             integrity.check(found, sha256, declared_by=ctx.declared_by)
         except IntegrityError as exc:
-            vouched = [v for v in ctx.vouchers(exc.actual) if not v.startswith(f"{ctx.name} (")]
+            vouched = [
+                v for v in ctx.manifests_declaring(exc.actual) if not v.startswith(f"{ctx.name} (")
+            ]
             if integrity.hub_blob_name(found) == exc.actual:
                 vouched.insert(0, "its Hugging Face blob name (the Hub's own hash of the file)")
             raise IntegrityError(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from zoo.manifest import Manifest
 from zoo.problems import Problem
-from zoo.weights.sources.base import Located, Source, WeightsFile, vouchers
+from zoo.weights.sources.base import Located, Source, WeightsFile, manifests_declaring
 from zoo.weights.sources.kinds import HfFileSource, HfRepoSource, PathSource, UrlSource
 from zoo.weights.sources.timm_tags import TimmSource
 
@@ -40,8 +40,8 @@ __all__ = [
     "WeightsFile",
     "advice",
     "identity",
+    "manifests_declaring",
     "source_of",
-    "vouchers",
 ]
 
 

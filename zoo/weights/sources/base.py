@@ -112,7 +112,7 @@ class Source:
             field=self.field,
             what=self.describe(),
             declared_by=f"{self.name} ({self.manifest.file or 'in memory'})",
-            vouchers=vouchers,
+            manifests_declaring=manifests_declaring,
         )
 
     def locate(self) -> Located | None:
@@ -183,7 +183,7 @@ class Source:
         return integrity.file_sha256(path)
 
 
-def vouchers(sha256: str) -> list[str]:
+def manifests_declaring(sha256: str) -> list[str]:
     """Manifests of the catalogue (bundled and ``ZOO_CATALOG_PATH``) that declare this sha256.
 
     Read only when a hash mismatch needs it, straight from the YAML text (a declared hash is
