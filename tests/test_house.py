@@ -174,3 +174,27 @@ def test_the_import_reader_sees_lazy_imports_and_skips_type_checking(
     file = tmp_path / "m.py"
     file.write_text(source)
     assert set(_imports(file, _modules())) == expected
+
+
+def picture() -> str:
+    """The layers as CONTRIBUTING.md draws them, top floor first (generated from LAYERS)."""
+    floors = [" | ".join(r.removeprefix("zoo.") for r in roots) for roots in reversed(LAYERS)]
+    width = max(len(f) for f in floors)
+    lines = []
+    for i, floor in enumerate(floors):
+        lines.append(f"  {floor.center(width)}".rstrip())
+        if i < len(floors) - 1:
+            lines.append(f"  {'v'.center(width)}".rstrip())
+    return "\n".join(["```text", *lines, "```"])
+
+
+def test_contributing_draws_the_house_as_it_is() -> None:
+    """CONTRIBUTING's picture of the layers is this test's LAYERS (arrows point down). To
+    regenerate it, print ``picture()`` and paste it between the markers."""
+    text = (REPO_ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    start, end = "<!-- house: generated from tests/test_house.py -->\n", "\n<!-- /house -->"
+    assert start in text, "CONTRIBUTING.md lost the house picture's markers"
+    drawn = text.split(start, 1)[1].split(end, 1)[0]
+    assert drawn == picture(), (
+        "the house changed: paste tests/test_house.py picture() into CONTRIBUTING.md"
+    )
