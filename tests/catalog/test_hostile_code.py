@@ -36,6 +36,10 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "wrapper.transformers.config",
         "config.auto_map: transformers hub and remote-code keys",
     ),
+    "code/timm_object_torch_os_system": (
+        "wrapper.timm.kwargs",
+        "act_layer: $object 'torch.os.system' names 'system', which is never allowed",
+    ),
     "timm/vit_tiny_patch16_224": ("name", "the group 'timm' is reserved"),
 }
 
@@ -137,3 +141,23 @@ def test_a_manifest_cannot_take_over_a_timm_name(
     assert manifest.file is None
     assert manifest.wrapper.type == "timm"
     assert manifest.wrapper.architecture == "vit_tiny_patch16_224"
+
+
+def test_validate_build_skips_a_local_hubconf_without_the_trust_flag(tmp_path: Path) -> None:
+    """A torchhub manifest is valid, but building it runs its hubconf.py: `--build` (what CI and
+    reviewers run) skips it unless the reviewer passes --trust-remote-code."""
+    attack = _attack(tmp_path, "code/function_torch_os_system")  # for the hubconf and marker
+    hub = tmp_path / "cat" / "code" / "hub"
+    hub.mkdir()
+    (hub / "hubconf.py").write_text(HUBCONF.format(marker=str(attack.marker)))
+    attack.file.write_text(
+        "schema_version: 1\n"
+        "name: code/function_torch_os_system\n"
+        "wrapper: {type: torchhub, repo: hub, entry: model, source: local}\n"
+        "input: {size: [32, 32], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n"
+        "output: {embedding_dim: 8, pooling: none}\n"
+    )
+    proc = _zoo(attack, "validate", "--build", str(attack.file))
+    assert not attack.marker.exists(), attack.marker.read_text()
+    assert "runs repository code: pass --trust-remote-code" in proc.stdout, proc.stdout
+    assert not any(row.startswith("build ok") for row in proc.stdout.splitlines())
