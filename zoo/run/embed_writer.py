@@ -173,7 +173,7 @@ class EmbedWriter(pl.Callback):
         embed_out.write_record(out, record)
         self.record = record
         return {
-            "blocks": pending(records, len(self.images), config.shard_size),
+            "blocks": pending(records, len(self.images), config.shard_size, trainer.world_size),
             "done": done,
             "rows": rows,
             "session": len(record["sessions"]),
