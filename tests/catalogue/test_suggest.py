@@ -8,6 +8,9 @@ from zoo.catalogue import timm_registry
 from zoo.catalogue.suggest import rank, score
 from zoo.errors import ModelNotFoundError, TagNotFoundError
 
+#: timm names (resolving, suggesting, listing) read zoo's index of timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 #: A fixed set of names, so the table does not move with timm's registry.
 NAMES = [
     "timm/convit_small",

@@ -15,6 +15,9 @@ from zoo import constants
 from zoo.catalogue import timm_index, timm_registry
 from zoo.manifest import Manifest
 
+#: The tests read zoo's index of timm's registry; those that build one do it in a ZOO_HOME of their own.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 timm = pytest.importorskip("timm")
 
 VERSION = timm_index.installed_version()

@@ -49,6 +49,7 @@ def _green(run_cli: CliRunner, file: Path, name: str, expect: list[int]) -> None
 # -- timm --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_timm_vit_scaffold_to_green(run_cli: CliRunner, root: Path) -> None:
     file, data, text = _new(
         run_cli, "timm:vit_small_patch16_224.dino", "vision/dino_s16", "--root", root

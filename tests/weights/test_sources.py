@@ -284,6 +284,7 @@ def test_pull_tries_every_model_and_mirrors_what_succeeded(
     assert sorted(f["name"] for f in report["files"]) == ["testing/a", "testing/c"]
 
 
+@pytest.mark.usefixtures("with_timm_index")
 def test_pull_selects_timm_names_by_pattern_as_zoo_list_does(
     monkeypatch: pytest.MonkeyPatch, run_cli: Any
 ) -> None:
