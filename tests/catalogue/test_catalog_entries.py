@@ -148,6 +148,7 @@ def test_every_entry_builds_and_keeps_its_contract(name: str) -> None:
     assert len(result.feature_shapes) == m.output.feature_levels
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("with_timm_index")
 def test_timm_names_resolve_on_demand_as_embedding_models(catalog: zoo.Catalog) -> None:
     torch = pytest.importorskip("torch")

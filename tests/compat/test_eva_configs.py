@@ -172,6 +172,7 @@ backbone:
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 32)
 
 
+@pytest.mark.slow
 def test_onnx_config(tmp_path: Path) -> None:
     import warnings
 

@@ -13,6 +13,9 @@ import yaml
 from tests.conftest import REPO_ROOT, CliRunner
 from zoo.scaffold import schema_reference
 
+#: Drafts from timm names read zoo's index of timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 pytest.importorskip("timm")
 transformers = pytest.importorskip("transformers")
 

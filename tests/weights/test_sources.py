@@ -97,6 +97,7 @@ def test_random_init_has_no_source(tmp_path: Path) -> None:
 # -- deadlines, per kind, naming the field the manifest uses -------------------------------------------
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize(
     ("checkpoint", "field"),
     [
@@ -148,6 +149,7 @@ def test_a_silent_hub_fails_a_whole_repository_in_seconds(tmp_path: Path, silent
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize("name", ["universal/vit_small_patch16_224_dino", "pathology/owkin_phikon"])
 def test_catalogue_models_on_a_silent_hub_fail_in_seconds_from_the_cli(
     silent: str, run_cli: Any, name: str
