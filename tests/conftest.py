@@ -18,6 +18,15 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST_FIXTURES = FIXTURES / "manifests"
 VALID_DIR = MANIFEST_FIXTURES / "valid"
 INVALID_DIR = MANIFEST_FIXTURES / "invalid"
+#: The bundled catalogue.
+CATALOG_DIR = REPO_ROOT / "catalog"
+
+
+def catalog_names() -> list[str]:
+    """The bundled catalogue's names, from its file paths alone (a manifest's name is its path,
+    ``<group>/<name>.yaml``): cheap enough to parametrize over at collection time."""
+    return sorted(f"{p.parent.name}/{p.stem}" for p in CATALOG_DIR.glob("*/*.yaml"))
+
 
 #: The editor line every manifest starts with (the path is only for editors; zoo ignores it).
 SCHEMA_HEADER = "# yaml-language-server: $schema=../../schemas/manifest.schema.json\n"
@@ -80,7 +89,7 @@ _INHERITED = (
 @pytest.fixture(scope="session")
 def timm_index_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     """The index of the installed timm's registry (:mod:`zoo.catalog.timm.index`), collected
-    once per session; ``None`` without timm."""
+    once per session (per worker process under xdist), about 10 s; ``None`` without timm."""
     from zoo.catalog.timm import index as timm_index
 
     if timm_index.installed_version() is None:
@@ -91,28 +100,45 @@ def timm_index_file(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
     return path
 
 
+@pytest.fixture
+def with_timm_index(_isolate: Path, timm_index_file: Path | None) -> Path | None:
+    """The test's ``ZOO_HOME`` starts with the session's timm index, as a user's does after their
+    first timm name: for tests that use ``timm/...`` names (resolving, listing, suggesting, eva's
+    registry). A link: what a test writes replaces the link, never the session's file."""
+    if timm_index_file is None:
+        return None
+    link = _isolate / "zoo" / "index" / timm_index_file.name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(timm_index_file)
+    return link
+
+
 @pytest.fixture(autouse=True)
 def _isolate(
+    request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
-    timm_index_file: Path | None,
-) -> None:
+) -> Iterator[Path]:
     """No test reads or writes the user's caches or inherits their zoo / Hugging Face settings.
 
-    Each test's ``ZOO_HOME`` starts with the session's timm index (a link: what a test writes
-    replaces the link, never the session's file), as a user's would after the first timm name.
+    Yields the folder that holds the test's ``ZOO_HOME`` (``zoo/``) and ``HF_HOME`` (``hf/``).
+    A test that makes zoo build timm's index there (seconds of work) without asking for the
+    ``with_timm_index`` fixture fails: it should ask, or build it in a ``ZOO_HOME`` of its own.
     """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ZOO_HOME", str(home / "zoo"))
-    if timm_index_file is not None:
-        (home / "zoo" / "index").mkdir(parents=True)
-        (home / "zoo" / "index" / timm_index_file.name).symlink_to(timm_index_file)
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf" / "hub"))
     for name in _INHERITED:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
+    yield home
+    if "with_timm_index" not in request.fixturenames:
+        built = sorted(p.name for p in (home / "zoo" / "index").glob("timm-*.json"))
+        assert not built, (
+            f"this test made zoo build timm's index ({built}); request the with_timm_index fixture"
+        )
 
 
 @pytest.fixture

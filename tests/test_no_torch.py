@@ -103,6 +103,7 @@ def test_top_level_help_does_not_import_torch(tmp_path: Path) -> None:
     assert result["loaded"] == []
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

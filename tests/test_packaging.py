@@ -21,6 +21,7 @@ from tests.conftest import REPO_ROOT
 uv = shutil.which("uv")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(uv is None, reason="uv builds the wheel (python3 -m pip install uv)")
 def test_installed_wheel_lists_and_validates_the_bundled_catalogue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import zoo
+from tests.conftest import catalog_names
 from zoo.cli import main
 
 #: Facts copied from eva and from timm's EVA model card; tests/data/README.md cites the sources.
@@ -131,7 +132,8 @@ def test_readme_table_is_fresh(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["readme", "--check"]) == 0, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", zoo.Catalog().names())
+@pytest.mark.slow  # about a minute in all: every entry is built (on the meta device)
+@pytest.mark.parametrize("name", catalog_names())
 def test_every_entry_builds_and_keeps_its_contract(name: str) -> None:
     pytest.importorskip("timm")
     pytest.importorskip("transformers")
@@ -146,6 +148,8 @@ def test_every_entry_builds_and_keeps_its_contract(name: str) -> None:
     assert len(result.feature_shapes) == m.output.feature_levels
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("with_timm_index")
 def test_timm_names_resolve_on_demand_as_embedding_models(catalog: zoo.Catalog) -> None:
     torch = pytest.importorskip("torch")
     m = catalog.get("timm/vit_small_patch16_224.dino")

@@ -117,6 +117,7 @@ def test_cached_output_is_identical_to_validated_output(tmp_path: Path) -> None:
     assert "timm/*" in table
 
 
+@pytest.mark.usefixtures("with_timm_index")
 def test_timm_pattern_keeps_reading_timm(run_cli: CliRunner) -> None:
     # `zoo list 'timm/...'` adds timm's registry to the file manifests (none matches here).
     pytest.importorskip("timm")

@@ -8,6 +8,9 @@ from zoo.catalog.suggest import rank, score
 from zoo.catalog.timm import registry as timm_registry
 from zoo.errors import ModelNotFoundError, TagNotFoundError
 
+#: timm names (resolving, suggesting, listing) read zoo's index of timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 #: A fixed set of names, so the table does not move with timm's registry.
 NAMES = [
     "timm/convit_small",

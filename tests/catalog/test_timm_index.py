@@ -16,6 +16,9 @@ from zoo.catalog.timm import index as timm_index
 from zoo.catalog.timm import registry as timm_registry
 from zoo.manifest import Manifest
 
+#: The tests read zoo's index of timm's registry; those that build one do it in a ZOO_HOME of their own.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 timm = pytest.importorskip("timm")
 
 VERSION = timm_index.installed_version()

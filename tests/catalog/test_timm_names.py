@@ -7,6 +7,9 @@ import pytest
 import zoo
 from tests.conftest import CliRunner
 
+#: timm names (resolving, suggesting, listing) read zoo's index of timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 timm = pytest.importorskip("timm")
 
 BAD = "timm/vit_small_patch16_224.nope"

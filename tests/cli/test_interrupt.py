@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.offline_kit import Server, manifest, sha, tiny_weights, write
+from tests.process_kit import child, ignoring
 
 ZOO = Path(sys.executable).parent / "zoo"
 
@@ -26,15 +26,7 @@ def test_ctrl_c_during_a_stalled_download_exits_130(tmp_path: Path, server: Serv
     root = tmp_path / "catalog"
     write(root, manifest("testing/stalled", checkpoint={"url": url, "sha256": sha(data)}))
     env = {**os.environ, "ZOO_CATALOG_PATH": str(root), "ZOO_DOWNLOAD_TIMEOUT": "120"}
-    proc = subprocess.Popen(
-        [str(ZOO), "load", "testing/stalled"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with child([str(ZOO), "load", "testing/stalled"], cwd=tmp_path, env=env) as proc:
         deadline = time.monotonic() + 120
         while server.hits["/tiny.safetensors"] == 0:  # wait until zoo is really downloading
             assert proc.poll() is None, proc.communicate()
@@ -44,11 +36,26 @@ def test_ctrl_c_during_a_stalled_download_exits_130(tmp_path: Path, server: Serv
         assert proc.poll() is None, "zoo finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, err
     assert out == ""
     assert err.strip() == "interrupted", err
     assert "Traceback" not in err
+
+
+#: A child that says when Python is ready (its signal handlers set), then waits.
+WAITS = "import time; print('ready', flush=True); time.sleep(60)"
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_signal_tests_children_stop_when_the_test_run_ignores_the_signal(
+    how: signal.Signals,
+) -> None:
+    """Under ``nohup`` or ``cmd &`` the test run ignores SIGINT, and a child inherits that: the
+    children the signal tests start (tests.process_kit.child) get the default handling back."""
+    with ignoring(how), child([sys.executable, "-c", WAITS]) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(how)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -how  # Python re-raises an uncaught Ctrl-C's signal when it exits
+    assert ("KeyboardInterrupt" in err) == (how == signal.SIGINT), err

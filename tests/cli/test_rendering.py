@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 
 import zoo
-from tests.conftest import REPO_ROOT, CliRunner
+from tests.conftest import REPO_ROOT, CliRunner, catalog_names
 from zoo.cli import _layout
 from zoo.cli._output import human_count
 
+#: `zoo doctor` on the bundled catalogue locates timm tags' weights: it reads zoo's index of
+#: timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 WIDTHS = [60, 80, 200]
-NAMES = zoo.Catalog().names()
+NAMES = catalog_names()
 LONGEST = max(NAMES, key=len)
 
 
@@ -110,7 +114,8 @@ def test_list_keeps_every_name_whole(
     assert all(_whole(name, lines) for name in NAMES)
     assert "…" not in out
     assert "..." not in out
-    for dim in {str(zoo.Catalog().get(n).output.embedding_dim) for n in NAMES}:
+    catalog = zoo.Catalog()
+    for dim in {str(catalog.get(n).output.embedding_dim) for n in NAMES}:
         assert re.search(rf"(^|[\s:]){dim}(\s|$)", out), dim  # dims are never cut either
     if width == 200:
         assert err == ""
@@ -207,7 +212,13 @@ def _in_a_terminal(argv: list[str], **env: str) -> bytes:
 @pytest.mark.parametrize(
     "argv", [["list"], ["show", "pathology/kaiko_vits16"], ["doctor"]], ids=" ".join
 )
-def test_no_color_means_no_escape_codes(argv: list[str], tmp_path: Path) -> None:
+def test_no_color_means_no_escape_codes(
+    argv: list[str], tmp_path: Path, with_timm_index: Path | None
+) -> None:
+    for home in ("a", "b"):  # each starts with timm's index, as the test's own ZOO_HOME does
+        if with_timm_index is not None:
+            (tmp_path / home / "index").mkdir(parents=True)
+            (tmp_path / home / "index" / with_timm_index.name).symlink_to(with_timm_index)
     styled = _in_a_terminal(argv, ZOO_HOME=str(tmp_path / "a"))
     assert b"\x1b[" in styled  # in a terminal, without NO_COLOR, headings are bold...
     plain = _in_a_terminal(argv, NO_COLOR="1", ZOO_HOME=str(tmp_path / "b"))

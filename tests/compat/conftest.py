@@ -58,6 +58,11 @@ def tiny_vit(pretrained=False, seed=0, **kwargs):
 
 
 @pytest.fixture(autouse=True)
+def _timm_names(with_timm_index: Path | None) -> None:
+    """eva's registries serve timm names (``timm/...``): they read zoo's index of timm's registry."""
+
+
+@pytest.fixture(autouse=True)
 def _no_model_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The variables that override a model name or out_indices are unset unless a test sets them."""
     for name in ("ZOO_MODEL", "MODEL_NAME", "ZOO_OUT_INDICES", "OUT_INDICES"):

@@ -42,6 +42,7 @@ backbone:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("value", "levels"), [("2", 2), ("[-2,-4]", 2), ("(-2, -4)", 2), ("1", 1)])
 def test_registry_config_with_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, levels: int
@@ -68,6 +69,7 @@ def _hf_cache_file(repo: str, filename: str, data: bytes, cache: Path) -> None:
     (repo_dir / "refs" / "main").write_text(commit)
 
 
+@pytest.mark.slow
 def test_registry_config_defaults_offline_from_the_hf_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -170,6 +172,7 @@ backbone:
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 32)
 
 
+@pytest.mark.slow
 def test_onnx_config(tmp_path: Path) -> None:
     import warnings
 

@@ -31,6 +31,7 @@ def test_segresnet_encoder_by_evas_bare_name_returns_the_last_n_maps() -> None:
     assert model.manifest.name == "radiology/segresnet_encoder"
 
 
+@pytest.mark.slow
 def test_model_from_registry_with_evas_constructor_arguments() -> None:
     encoder = ModelFromRegistry(
         model_name="radiology/swin_unetr_encoder",

@@ -20,6 +20,7 @@ def test_list_models_is_the_catalogue() -> None:
     assert set(zoo.Catalog().names()) <= set(models)
 
 
+@pytest.mark.slow
 def test_seed_snippet_feature_maps() -> None:
     # the seed's second snippet, verbatim but for the import
     model = BackboneModelRegistry.load_model(model_name=VIT_S, **{"out_indices": 2})
@@ -27,6 +28,7 @@ def test_seed_snippet_feature_maps() -> None:
     assert [tuple(o.shape) for o in outputs] == [(1, 384, 14, 14), (1, 384, 14, 14)]
 
 
+@pytest.mark.slow
 def test_seed_snippet_embedding() -> None:
     # The seed's first snippet passes out_indices=2 yet prints an embedding shape; its text says
     # the output "corresponds to the CLS embedding": that is the call without out_indices.
@@ -35,6 +37,7 @@ def test_seed_snippet_embedding() -> None:
     assert output.shape == torch.Size([1, 384])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("value", "shapes"),
     [
@@ -105,6 +108,7 @@ def test_register_cannot_shadow_the_catalogue() -> None:
         register_model(VIT_S)(lambda: _Tiny(2))
 
 
+@pytest.mark.slow
 def test_model_from_registry_extra_kwargs_and_transforms() -> None:
     model = ModelFromRegistry(
         "universal/vit_tiny_patch16_224_random",

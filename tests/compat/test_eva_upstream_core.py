@@ -108,6 +108,7 @@ def test_onnx_model(
     assert model(torch.rand(*input_shape)).shape == expected_output_shape
 
 
+@pytest.mark.slow
 def test_onnx_cuda_without_cuda_keeps_evas_words(onnx_model_path: str) -> None:
     # src/eva/core/models/wrappers/onnx.py: ValueError("Device is set to 'cuda', but CUDA ...")
     if torch.cuda.is_available():

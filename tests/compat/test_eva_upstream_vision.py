@@ -189,6 +189,7 @@ def test_register_model_duplicate_0_2(registered: list[str]) -> None:
 # -- tests/eva/vision/models/wrappers/test_backbone.py @ 0.4.5 --------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model_name", "model_kwargs", "input_tensor", "expected_len", "expected_shape"),
     [
@@ -250,6 +251,7 @@ def test_model_from_registry_checks_what_the_function_returns(registered: list[s
 # cases build with pretrained=False. The shapes are eva's.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("model_name", "out_indices", "model_kwargs", "input_tensor", "expected_len", "expected_shape"),
     [
@@ -300,6 +302,7 @@ def test_timm_model(
 # -- what eva builds: architecture-changing model_kwargs, with and without checkpoint_path -------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kwargs", "levels", "prefix", "dim"),
     [

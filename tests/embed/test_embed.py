@@ -28,6 +28,7 @@ from tests.embed.conftest import (
     summary,
     write_images,
 )
+from tests.process_kit import child
 from zoo.embed.images import collect_images
 from zoo.errors import UsageError
 
@@ -199,13 +200,16 @@ def test_two_cpu_processes_equal_one(
     run_cli: Any, manifest_file: Path, images: Path, tmp_path: Path
 ) -> None:
     """Two DDP processes (gloo) write their own shards; the result equals one process row for
-    row, and stdout holds only rank 0's JSON even with the progress bar on."""
+    row, and stdout holds only rank 0's JSON even with the progress bar on. All the images fit
+    in one shard (the default size): the work is still cut in two, one block per process (it
+    was all given to rank 0, and rank 1 crashed: "DataLoader within local rank has zero
+    length", then gloo errors)."""
     one, two = tmp_path / "one", tmp_path / "two"
     code, _, stderr = embed(
         run_cli, manifest_file, [images], one, "--batch", "2", "--shard-size", "2"
     )
     assert code == 0, stderr
-    command = embed_command(manifest_file, [images], two, "--batch", "2", "--shard-size", "2")
+    command = embed_command(manifest_file, [images], two, "--batch", "3")
     command.remove("--no-progress")
     done = run_process([*command, "--devices", "2", "--json"])
     assert done.returncode == 0, done.stderr[-3000:]
@@ -213,7 +217,7 @@ def test_two_cpu_processes_equal_one(
     assert result["world_size"] == 2
     assert result["embedded"] == 10
     records = [json.loads(p.read_text()) for p in (two / "shards").glob("*.json")]
-    assert {r["rank"] for r in records} == {0, 1}  # both processes wrote shards
+    assert sorted((r["start"], r["end"], r["rank"]) for r in records) == [(0, 5, 0), (5, 11, 1)]
     keys_one, levels_one = rows(one)
     keys_two, levels_two = rows(two)
     assert keys_two == keys_one
@@ -221,6 +225,26 @@ def test_two_cpu_processes_equal_one(
     prov = json.loads((two / "provenance.json").read_text())
     assert prov["sessions"][0]["world_size"] == 2
     assert [s["path"] for s in prov["images"]["skipped"]] == [BAD]
+
+
+@pytest.mark.slow
+def test_a_process_with_nothing_to_do(run_cli: Any, manifest_file: Path, tmp_path: Path) -> None:
+    """One image, two processes: the other process has no block and the run ends as one
+    process's would (it crashed: "DataLoader within local rank has zero length")."""
+    folder = tmp_path / "tiles"
+    write_images(folder, 1)
+    one, two = tmp_path / "one", tmp_path / "two"
+    code, _, stderr = embed(run_cli, manifest_file, [folder], one)
+    assert code == 0, stderr
+    done = run_process([*embed_command(manifest_file, [folder], two), "--devices", "2", "--json"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    result = summary(done.stdout)
+    assert (result["world_size"], result["embedded"]) == (2, 1)
+    records = [json.loads(p.read_text()) for p in (two / "shards").glob("*.json")]
+    assert [r["rank"] for r in records] == [0]
+    assert rows(two)[0] == rows(one)[0] == ["img000.png"]
+    assert torch.equal(rows(two)[1]["embedding"], rows(one)[1]["embedding"])
 
 
 # -- killed mid-way, resumed ---------------------------------------------------------------------
@@ -250,7 +274,9 @@ def covered(out: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["SIGKILL", "SIGINT", "SIGTERM"]
+)
 def test_killed_run_resumes(
     run_cli: Any, manifest_file: Path, tmp_path: Path, how: signal.Signals
 ) -> None:
@@ -263,13 +289,13 @@ def test_killed_run_resumes(
     out = tmp_path / "out"
     args = ("--batch", "2", "--shard-size", "4")
 
-    command = embed_command(manifest_file, [listing], out, *args)
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writer = wait_blocked_on(files[FIFO_AT], proc)
-    before = covered(out)
-    proc.send_signal(how)
-    stdout, stderr = proc.communicate(timeout=120)
-    os.close(writer)
+    # SIGINT and SIGTERM at their defaults in the child, whatever the test run ignores
+    with child(embed_command(manifest_file, [listing], out, *args)) as proc:
+        writer = wait_blocked_on(files[FIFO_AT], proc)
+        before = covered(out)
+        proc.send_signal(how)
+        stdout, stderr = proc.communicate(timeout=120)
+        os.close(writer)
     after = covered(out)
     # Blocked on image 10 (batches of 2, shards of 4): images 0..7 are in two shards, the
     # rows of 8 and 9 are in memory.
@@ -277,11 +303,13 @@ def test_killed_run_resumes(
     if how == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
         assert after == before  # rows 8 and 9 were in memory only
-    else:
-        assert proc.returncode == 130, stderr[-3000:]
-        assert "interrupted: 10 of 16 images are done and saved" in stderr
+    else:  # Ctrl-C, or SIGTERM as a batch scheduler sends before it kills: stopped alike
+        assert proc.returncode == 128 + how, stderr[-3000:]
+        said = "interrupted" if how == signal.SIGINT else "stopped by SIGTERM"
+        assert f"{said}: 10 of 16 images are done and saved" in stderr
         assert "Run the same command again to embed the other 6" in stderr
-        assert after == [*before, (8, 10)]  # Ctrl-C saved the rows it had
+        assert "Traceback" not in stderr
+        assert after == [*before, (8, 10)]  # it saved the rows it had
         assert stdout == ""
     done = after[-1][1]
 

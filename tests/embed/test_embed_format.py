@@ -160,6 +160,22 @@ def test_records_leftovers_and_pending(tmp_path: Path) -> None:
         read_records(folder)
 
 
+def test_pending_work_is_spread_over_the_processes() -> None:
+    # the images fit in one shard: one block per process, not one block for one of them
+    assert pending([], 10, 4096, 2) == [(0, 5), (5, 10)]
+    assert pending([], 1000, 4096, 8) == [(125 * i, 125 * (i + 1)) for i in range(8)]
+    assert pending([], 1000, 4096, 3) == [(0, 333), (333, 666), (666, 1000)]
+    # fewer images than processes: one each, the other processes have nothing to do
+    assert pending([], 2, 4096, 4) == [(0, 1), (1, 2)]
+    assert pending([], 0, 4096, 4) == []
+    # enough blocks already: shards stay aligned to the shard size
+    assert pending([], 20, 4, 2) == [(0, 4), (4, 8), (8, 12), (12, 16), (16, 20)]
+    # resumed: only the gaps are cut, the largest first
+    done = [{"start": 0, "end": 6}, {"start": 8, "end": 9}]
+    assert pending(done, 10, 4096, 3) == [(6, 7), (7, 8), (9, 10)]
+    assert pending(done, 16, 4096, 3) == [(6, 8), (9, 12), (12, 16)]
+
+
 def test_shard_writer_follows_blocks(tmp_path: Path) -> None:
     """Blocks complete in turn, a batch may span two, an early shard when rows get too big,
     and a flush (Ctrl-C) writes the images received so far."""

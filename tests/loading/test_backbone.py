@@ -191,6 +191,7 @@ def test_the_environment_alone_retargets_a_plain_config(
     assert len(model(X)) == 2
 
 
+@pytest.mark.slow
 def test_import_zoo_stays_torch_free() -> None:
     code = (
         "import sys, zoo\n"

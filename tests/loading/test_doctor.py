@@ -23,8 +23,9 @@ TOKEN = "hf_doctorTestTokenThatMustNeverBePrinted"
 
 
 @pytest.fixture
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A catalogue with one model in each weights state."""
+def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_timm_index: Path | None) -> Path:
+    """A catalogue with one model in each weights state (a timm tag's are found through zoo's
+    index of timm's registry)."""
     for name in ("HF_HUB_OFFLINE", "ZOO_MIRROR", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file there

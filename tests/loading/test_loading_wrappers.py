@@ -170,6 +170,7 @@ def onnx_manifest(kit: Kit, file: Path, pooling: str = "cls") -> dict[str, Any]:
     return kit.manifest(wrapper, kit.vit_output(pooling), checkpoint={"path": "tiny.onnx"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["cls", "mean", "cls+mean"])
 def test_onnx_embedding_equals_source(
     kit: Kit, onnx_model: tuple[Path, nn.Module], pooling: str

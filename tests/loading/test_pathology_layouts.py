@@ -170,6 +170,7 @@ def test_sp22m_encoder_prefix_is_stripped(kit: Kit) -> None:
         assert torch.allclose(model(x), want, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry", ["lunit_resnet50_bt", "retccl_resnet50"])
 def test_torchvision_resnet50_trunks_load_into_timm(kit: Kit, entry: str) -> None:
     """Lunit's ResNetTrunk and RetCCL's ResNet-50: torchvision names, fc removed, strict."""

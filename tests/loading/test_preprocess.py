@@ -30,6 +30,7 @@ def _timm_transform(name: str):
     return create_transform(**resolve_model_data_config(model), is_training=False)
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize(
     "name",
     [

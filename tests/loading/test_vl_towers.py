@@ -192,6 +192,7 @@ def test_open_clip_tower_gives_encode_image_and_its_parts(kit: Kit, open_clip_mo
         torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.slow
 def test_open_clip_tower_with_a_timm_trunk(kit: Kit) -> None:
     open_clip = pytest.importorskip("open_clip")
     config = {

@@ -99,6 +99,7 @@ def _encoder_maps(net: SwinUNETR, x: torch.Tensor) -> list[torch.Tensor]:
 # -- a random-init forward pass: the declared shapes ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_random_swin_unetr_returns_the_declared_embedding_and_maps(tmp_path: Path) -> None:
     file = _write(tmp_path, SWIN)
     model = load_manifest(file, pretrained=False)

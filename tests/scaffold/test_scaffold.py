@@ -13,6 +13,9 @@ import yaml
 from tests.conftest import REPO_ROOT, CliRunner
 from zoo.scaffold import schema_reference
 
+#: Drafts from timm names read zoo's index of timm's registry.
+pytestmark = pytest.mark.usefixtures("with_timm_index")
+
 pytest.importorskip("timm")
 transformers = pytest.importorskip("transformers")
 
@@ -49,6 +52,7 @@ def _green(run_cli: CliRunner, file: Path, name: str, expect: list[int]) -> None
 # -- timm --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_timm_vit_scaffold_to_green(run_cli: CliRunner, root: Path) -> None:
     file, data, text = _new(
         run_cli, "timm:vit_small_patch16_224.dino", "vision/dino_s16", "--root", root

@@ -272,6 +272,7 @@ def test_nothing_is_fetched_from_the_network(site: Path) -> None:
                         assert tag == "a", (file, tag, value)
 
 
+@pytest.mark.slow
 def test_same_catalogue_same_bytes(site_env: Path, tmp_path: Path) -> None:
     first, _ = render_files(Catalog())
     second, _ = render_files(Catalog())

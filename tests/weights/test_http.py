@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.offline_kit import Server, manifest, sha, silent_endpoint, url_file, write
+from tests.process_kit import child
 from zoo import settings
 from zoo.errors import DownloadError, EndpointTimeoutError
 
@@ -169,19 +169,13 @@ def test_ctrl_c_exits_130_and_leaves_no_file_under_the_final_name(
         "ZOO_CATALOG_PATH": str(tmp_path / "cat"),
         "PYTHONPATH": str(REPO_ROOT),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "pull", "testing/tiny"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while server.hits["/w.bin"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.4)  # some bytes are on disk
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    with child([sys.executable, "-m", "zoo", "pull", "testing/tiny"], env=env) as proc:
+        deadline = time.monotonic() + 30
+        while server.hits["/w.bin"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.4)  # some bytes are on disk
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert _finals() == []

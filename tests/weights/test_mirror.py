@@ -395,6 +395,7 @@ def test_from_a_bare_lock_downloads_and_verifies(
     assert url in err
 
 
+@pytest.mark.usefixtures("with_timm_index")
 def test_timm_tag_pulled_into_a_mirror_and_loaded_without_network(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights: tuple[Any, bytes], run_cli: Any
 ) -> None:

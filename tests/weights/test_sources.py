@@ -98,6 +98,7 @@ def test_random_init_has_no_source(tmp_path: Path) -> None:
 # -- deadlines, per kind, naming the field the manifest uses -------------------------------------------
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize(
     ("checkpoint", "field"),
     [
@@ -149,6 +150,7 @@ def test_a_silent_hub_fails_a_whole_repository_in_seconds(tmp_path: Path, silent
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.usefixtures("with_timm_index")
 @pytest.mark.parametrize("name", ["universal/vit_small_patch16_224_dino", "pathology/owkin_phikon"])
 def test_catalogue_models_on_a_silent_hub_fail_in_seconds_from_the_cli(
     silent: str, run_cli: Any, name: str
@@ -285,6 +287,7 @@ def test_pull_tries_every_model_and_mirrors_what_succeeded(
     assert sorted(f["name"] for f in report["files"]) == ["testing/a", "testing/c"]
 
 
+@pytest.mark.usefixtures("with_timm_index")
 def test_pull_selects_timm_names_by_pattern_as_zoo_list_does(
     monkeypatch: pytest.MonkeyPatch, run_cli: Any
 ) -> None:

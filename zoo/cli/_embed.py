@@ -112,6 +112,7 @@ def embed_command(
     With --devices N (and --num-nodes) it runs N processes with DDP (gloo on CPU).
     """
     import logging
+    import signal
 
     from zoo.embed.runner import EmbedConfig, run
     from zoo.errors import EmbedInterruptedError
@@ -149,7 +150,7 @@ def embed_command(
         output.message(
             f"{exc}. Run the same command again to embed the other {exc.total - exc.done}."
         )
-        raise SystemExit(130) from None
+        raise SystemExit(128 + signal.Signals[exc.signal]) from None
     if summary is None:  # not global rank 0: rank 0 reports
         return
     if summary["skipped"]:

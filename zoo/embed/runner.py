@@ -4,13 +4,16 @@ A 3-D encoder reads volumes instead (NIfTI and ``.npy`` files, zoo.embed.volumes
 same keys, output format, resuming and provenance.
 
 One process per device (DDP over devices and nodes, gloo on CPU). The images, sorted by
-key, are cut into blocks of ``shard_size``; each process embeds its share of the blocks
+key, are cut into blocks of ``shard_size`` (smaller where there are fewer images than
+processes times that, so that every process has work); each process embeds its share of the blocks
 and writes each one as a shard of ``<out>/shards/`` the moment it is complete, so no
 process holds more than one shard of rows and nothing is ever merged in memory. Global
 rank 0 then writes ``index.json`` (from the shards' records, without reading a row),
 ``provenance.json`` and the record ``zoo-embed.json``. Re-running the same command
 resumes: only the blocks without a shard are embedded (zoo.embed.folder says which
-folders zoo writes into, and what it may replace).
+folders zoo writes into, and what it may replace). Ctrl-C and SIGTERM (what batch
+schedulers send before they kill) stop a run alike: each process first saves the rows it
+holds as a shard.
 
 With ``devices > 1`` Lightning starts the other processes by running the same
 command again (its ``ddp`` launcher); under ``torchrun`` or SLURM every process is
@@ -20,7 +23,9 @@ started for it.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -104,14 +109,39 @@ NON_FINITE = (
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt``: Lightning stops the run as on
+    Ctrl-C (the writer saves the rows it holds)."""
+
+
 class EmbedModule(pl.LightningModule):
     """``predict_step``: the model's output for the good images of a batch; the data loader reads
-    this process's blocks of images, which the writer learns in its ``setup``."""
+    this process's blocks of images, which the writer learns in its ``setup`` (a process may have
+    none: more processes than blocks, or a resumed run with little left)."""
 
     def __init__(self, model: ZooModel, writer: EmbedWriter, config: EmbedConfig) -> None:
         super().__init__()
         self.model = model
         self.writer, self.config = writer, config
+        self.allow_zero_length_dataloader_with_multiple_devices = True
+        self.stopped_by: str | None = None
+
+    def on_predict_start(self) -> None:
+        # SIGTERM (what batch schedulers send, some time before SIGKILL) stops the run as Ctrl-C
+        # does. Lightning's own handler only sets a flag its predict loop never reads; this one
+        # replaces it for the run (Lightning restores the handler from before at the end).
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the shutdown saves undisturbed
+            self.stopped_by = "SIGTERM"
+            launcher = self.trainer.strategy.launcher
+            if launcher is not None:
+                launcher.kill(signal.SIGTERM)  # the processes this one started stop too
+            raise Terminated
+
+        signal.signal(signal.SIGTERM, stop)
 
     def predict_dataloader(self) -> Any:
         cuda = self.trainer.strategy.root_device.type == "cuda"
@@ -210,7 +240,7 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
     Raises:
         UsageError: Bad options, no images, listed images missing (without ``skip_missing``).
         OutputFolderError: ``out`` holds files zoo did not write, or another run's output.
-        EmbedInterruptedError: Ctrl-C; what was done is saved, the same call resumes.
+        EmbedInterruptedError: Ctrl-C or SIGTERM; what was done is saved, the same call resumes.
     """
     check_accelerator(config.accelerator, config.devices)  # before Lightning starts
     if config.fmt not in FORMATS:
@@ -246,6 +276,7 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
         callbacks=callbacks,
         **config.extra,
     )
+    module = EmbedModule(model, writer, config)
     with warnings.catch_warnings():
         # Lightning's hint to raise num_workers: the user chose --workers.
         warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
@@ -256,12 +287,12 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
         # Lightning 2.6 calls a torch.utils._pytree API that newer torch deprecates; not ours to fix.
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
         try:
-            trainer.predict(EmbedModule(model, writer, config), return_predictions=False)
+            trainer.predict(module, return_predictions=False)
         except SystemExit:
             # Lightning turns Ctrl-C into sys.exit(1) once the callbacks have saved their work.
             if writer.interrupted:
                 raise EmbedInterruptedError(
-                    str(config.out), writer.done_now(), len(images)
+                    str(config.out), writer.done_now(), len(images), module.stopped_by or "SIGINT"
                 ) from None
             raise
     return writer.summary if trainer.is_global_zero else None

@@ -262,9 +262,13 @@ def read_records(folder: Path) -> tuple[list[dict[str, Any]], list[Path]]:
     return records, leftovers
 
 
-def pending(records: Sequence[dict[str, Any]], total: int, shard_size: int) -> list[Interval]:
+def pending(
+    records: Sequence[dict[str, Any]], total: int, shard_size: int, parts: int = 1
+) -> list[Interval]:
     """The images no record covers, cut into blocks of at most ``shard_size`` images (aligned to
-    multiples of it, so a fresh run's shards are ``[0, n)``, ``[n, 2n)``, ...)."""
+    multiples of it, so a fresh run's shards are ``[0, n)``, ``[n, 2n)``, ...), and cut further
+    into at least ``parts`` blocks (the processes) where there are that many images, so that
+    every process has work even when all of it fits in one shard."""
     gaps: list[Interval] = []
     cursor = 0
     for record in records:
@@ -279,7 +283,22 @@ def pending(records: Sequence[dict[str, Any]], total: int, shard_size: int) -> l
             stop = min(end, (start // shard_size + 1) * shard_size)
             blocks.append((start, stop))
             start = stop
-    return blocks
+    return spread(blocks, parts)
+
+
+def spread(blocks: Sequence[Interval], parts: int) -> list[Interval]:
+    """``blocks`` cut into ``min(parts, images)`` blocks or more: while there are fewer, the block
+    with the most images per piece gets one piece more; each is cut into near-equal pieces."""
+    images = sum(b - a for a, b in blocks)
+    pieces = [1] * len(blocks)
+    while blocks and sum(pieces) < min(parts, images):
+        i = max(range(len(blocks)), key=lambda k: (blocks[k][1] - blocks[k][0]) / pieces[k])
+        pieces[i] += 1
+    cut: list[Interval] = []
+    for (a, b), n in zip(blocks, pieces, strict=True):
+        bounds = [a + (b - a) * j // n for j in range(n + 1)]
+        cut.extend(itertools.pairwise(bounds))
+    return cut
 
 
 def build_index(

@@ -154,7 +154,7 @@ class EmbedWriter(pl.Callback):
             if diffs := embed_out.differences(record["run"], run):
                 raise embed_out.refuse_other_run(out, diffs)
         records, leftovers = read_records(out / SHARDS)
-        blocks = pending(records, len(self.images), config.shard_size)
+        blocks = pending(records, len(self.images), config.shard_size, trainer.world_size)
         record["complete"] = False
         record["sessions"].append({"images_pending": _spans(blocks)})
         embed_out.write_record(out, record)  # first: the shards of this session are recorded

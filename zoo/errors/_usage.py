@@ -62,17 +62,20 @@ class EmbeddingsError(ZooError, OSError):
 
 
 class EmbedInterruptedError(ZooError, KeyboardInterrupt):
-    """``zoo embed`` was interrupted (Ctrl-C); what was done is saved and a re-run resumes.
+    """``zoo embed`` was interrupted (Ctrl-C, or SIGTERM as batch schedulers send); what was
+    done is saved and a re-run resumes.
 
     Attributes:
         folder: The output folder.
         done: Images done (embedded or skipped) so far, over all sessions.
         total: Images of the run.
+        signal: ``SIGINT`` (Ctrl-C) or ``SIGTERM``; the CLI exits with 128 + its number.
     """
 
-    def __init__(self, folder: str, done: int, total: int) -> None:
-        self.folder, self.done, self.total = folder, done, total
-        super().__init__(f"interrupted: {done} of {total} images are done and saved in {folder}")
+    def __init__(self, folder: str, done: int, total: int, signal: str = "SIGINT") -> None:
+        self.folder, self.done, self.total, self.signal = folder, done, total, signal
+        how = "interrupted" if signal == "SIGINT" else f"stopped by {signal}"
+        super().__init__(f"{how}: {done} of {total} images are done and saved in {folder}")
 
 
 class OutIndicesError(UsageError, IndexError):
