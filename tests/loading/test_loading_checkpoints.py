@@ -460,7 +460,7 @@ def test_function_load_with_weights_does_no_random_init(kit: Kit) -> None:
     source = kit.timm_source()
     kit.save(source.state_dict(), kit.folder / "tiny.safetensors")
     arguments = {"model_name": ARCH, "num_classes": 0, **TINY_KWARGS}
-    wrapper = {"type": "function", "path": "timm.create_model", "arguments": arguments}
+    wrapper = {"type": "function", "path": "timm.models.create_model", "arguments": arguments}
     data = kit.manifest(wrapper, kit.vit_output(), checkpoint={"path": "tiny.safetensors"})
     assert _draws_random_numbers(lambda: kit.load(data, pretrained=False))
     assert not _draws_random_numbers(lambda: kit.load(data))

@@ -260,7 +260,7 @@ def test_img_size_override_reaches_a_transformers_model(kit: Kit) -> None:
 def test_unknown_function_override_is_an_error(kit: Kit) -> None:
     wrapper = {
         "type": "function",
-        "path": "timm.create_model",
+        "path": "timm.models.create_model",
         "arguments": {
             "model_name": "vit_tiny_patch16_224",
             "num_classes": 0,

@@ -317,7 +317,7 @@ def test_function_timm_create_model_equals_source(kit: Kit) -> None:
     source = kit.timm_source()
     kit.save(source.state_dict(), kit.folder / "tiny.safetensors")
     arguments = {"model_name": "vit_tiny_patch16_224", "num_classes": 0, **TINY_KWARGS}
-    wrapper = {"type": "function", "path": "timm.create_model", "arguments": arguments}
+    wrapper = {"type": "function", "path": "timm.models.create_model", "arguments": arguments}
     data = kit.manifest(wrapper, kit.vit_output("cls"), checkpoint={"path": "tiny.safetensors"})
     x = kit.image()
     model = kit.load(data, out_indices=(0,))

@@ -254,7 +254,7 @@ def test_open_clip_missing_is_one_error_naming_the_extra(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "open_clip", None)  # as if the package were not installed
-    with pytest.raises(MissingExtraError, match=r"pip install 'zoo\[open_clip\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'zoo-backbones\[open_clip\]'"):
         kit.load(_oc_manifest(kit, "pooler", 32), meta=True)
 
 

@@ -322,7 +322,7 @@ def test_monai_missing_is_an_error_naming_the_extra(
     import sys
 
     monkeypatch.setitem(sys.modules, "monai.networks.nets", None)  # what an absent package raises
-    with pytest.raises(MissingExtraError, match=r"pip install 'zoo\[monai\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'zoo-backbones\[monai\]'"):
         load_manifest(_write(tmp_path, SWIN), meta=True)
 
 

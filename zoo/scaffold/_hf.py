@@ -65,6 +65,9 @@ def _inline_config(config: Any) -> dict[str, Any]:
         and not k.startswith("_")
         and (k not in defaults or defaults[k] != v)
     )
+    # A key the config class does not define is one the model ignores (a config stores any
+    # keyword it is given); zoo refuses it in an inline config, so the draft leaves it out.
+    keep = [k for k in keep if not defaults or k in defaults or k == "model_type"]
     return {
         k: list(full[k]) if isinstance(full[k], tuple) else full[k] for k in keep if _plain(full[k])
     }
