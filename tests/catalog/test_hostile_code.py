@@ -125,6 +125,8 @@ def test_load_random_init_runs_nothing(stem: str, tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("with_timm_index")
 def test_a_manifest_cannot_take_over_a_timm_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
