@@ -128,7 +128,15 @@ class WrapperType:
     """One wrapper type: everything zoo does differently for it lives in its object.
 
     Its torch-free facts are the manifest model's ``traits`` (:class:`zoo.manifest.Traits`).
+
+    Args:
+        builder: The type's build function.
+        merge_into: The wrapper field the caller's keyword arguments join (``kwargs``,
+            ``arguments``); a type that merges otherwise overrides :meth:`merge`.
     """
+
+    def __init__(self, builder: Builder, merge_into: str | None = None) -> None:
+        self.builder, self.merge_into = builder, merge_into
 
     def overrides(self, manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
         """A copy of the manifest that states what the caller's keyword arguments change: the
@@ -163,11 +171,15 @@ class WrapperType:
 
     def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
         """The wrapper block with the caller's keyword arguments in it."""
-        raise NotImplementedError
+        wrapper = manifest.wrapper
+        if self.merge_into is None:
+            raise NotImplementedError(f"{type(self).__name__} names no field to merge into")
+        merged = {**getattr(wrapper, self.merge_into), **overrides}
+        return wrapper.model_copy(update={self.merge_into: merged})
 
     def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
         """The module and the adapter that reaches its tokens, pooled output and blocks."""
-        raise NotImplementedError
+        return self.builder(manifest, ctx)
 
 
 def revalidate(manifest: Manifest, data: dict[str, Any], overrides: dict[str, Any]) -> Manifest:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from zoo.errors import ArgumentError
@@ -11,7 +9,7 @@ from zoo.loading.kwargs import did_you_mean, parameters
 from zoo.loading.objects import import_object
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import adapter_for, as_module, attach_weights, build_scope
-from zoo.manifest import FunctionWrapper, Manifest, Wrapper
+from zoo.manifest import FunctionWrapper, Manifest
 
 
 def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
@@ -33,16 +31,5 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     return module, adapter_for(module, manifest)
 
 
-class Function(WrapperType):
-    """A dotted-path function: the caller's keyword arguments join ``wrapper.arguments``."""
-
-    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
-        wrapper = manifest.wrapper
-        assert isinstance(wrapper, FunctionWrapper)
-        return wrapper.model_copy(update={"arguments": {**wrapper.arguments, **overrides}})
-
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
-
-
-WRAPPER = Function()
+#: ``arguments`` takes the caller's keyword arguments.
+WRAPPER = WrapperType(build, merge_into="arguments")

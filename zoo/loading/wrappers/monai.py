@@ -298,8 +298,5 @@ class Monai(WrapperType):
     def overrides(self, manifest: Manifest, overrides: dict[str, Any]) -> Manifest:
         return apply_overrides(manifest, overrides)
 
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
 
-
-WRAPPER = Monai()
+WRAPPER = Monai(build)

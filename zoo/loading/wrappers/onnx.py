@@ -109,12 +109,6 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     return module, OnnxAdapter(module, manifest, list(wrapper.hidden_states))
 
 
-class Onnx(WrapperType):
-    """An ONNX graph: the file is the model, so it takes no overrides and never builds on meta
-    (``traits``)."""
-
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
-
-
-WRAPPER = Onnx()
+#: An ONNX graph: the file is the model, so it takes no overrides and never builds on meta
+#: (its ``traits``).
+WRAPPER = WrapperType(build)

@@ -149,8 +149,5 @@ class OpenClip(WrapperType):
         vision = {**wrapper.config["vision_cfg"], "image_size": overrides["img_size"]}
         return wrapper.model_copy(update={"config": {**wrapper.config, "vision_cfg": vision}})
 
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
 
-
-WRAPPER = OpenClip()
+WRAPPER = OpenClip(build)

@@ -13,7 +13,7 @@ from zoo.errors import ArgumentError, LoadError, require
 from zoo.loading.checkpoint import StateDict, assign, empty_parameters, load_state_dict
 from zoo.loading.meta import meta_device
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType, weights_path
-from zoo.manifest import Manifest, TimmWrapper, Wrapper
+from zoo.manifest import Manifest, TimmWrapper
 
 
 def _timm() -> Any:
@@ -170,19 +170,8 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     return model, TimmAdapter(model, manifest)
 
 
-class Timm(WrapperType):
-    """``timm.create_model``: the caller's keyword arguments join ``wrapper.kwargs``."""
-
-    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
-        wrapper = manifest.wrapper
-        assert isinstance(wrapper, TimmWrapper)
-        return wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
-
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
-
-
-WRAPPER = Timm()
+#: ``kwargs`` takes the caller's keyword arguments.
+WRAPPER = WrapperType(build, merge_into="kwargs")
 
 
 def set_pretrained_cfg(model: nn.Module, manifest: Manifest) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -12,7 +11,7 @@ from zoo.catalog.roots import manifest_relative
 from zoo.errors import LoadError, TrustError, UsageError, WeightsNotAvailableError
 from zoo.loading.wrappers._base import Adapter, BuildContext, WrapperType
 from zoo.loading.wrappers._generic import adapter_for, as_module, attach_weights, build_scope
-from zoo.manifest import Manifest, TorchHubWrapper, Wrapper
+from zoo.manifest import Manifest, TorchHubWrapper
 from zoo.weights.locations import offline
 
 
@@ -88,16 +87,5 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     return module, adapter_for(module, manifest)
 
 
-class TorchHub(WrapperType):
-    """``torch.hub.load``: the caller's keyword arguments join ``wrapper.kwargs``."""
-
-    def merge(self, manifest: Manifest, overrides: dict[str, Any]) -> Wrapper:
-        wrapper = manifest.wrapper
-        assert isinstance(wrapper, TorchHubWrapper)
-        return wrapper.model_copy(update={"kwargs": {**wrapper.kwargs, **overrides}})
-
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
-
-
-WRAPPER = TorchHub()
+#: ``kwargs`` takes the caller's keyword arguments.
+WRAPPER = WrapperType(build, merge_into="kwargs")

@@ -276,11 +276,8 @@ class Transformers(WrapperType):
         config = {**wrapper.config, **transformers_config_overrides(overrides)}
         return wrapper.model_copy(update={"config": config})
 
-    def build(self, manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
-        return build(manifest, ctx)
 
-
-WRAPPER = Transformers()
+WRAPPER = Transformers(build)
 
 
 def _from_config(
