@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -409,3 +411,30 @@ def test_version(run_cli: CliRunner) -> None:
     code, out, _ = run_cli("--version")
     assert code == 0
     assert out.strip() == "zoo, version 0.1.0"
+
+
+def test_an_unwritable_zoo_home_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Any, server: Any
+) -> None:
+    """A ZOO_HOME zoo cannot write (here: under a file) ends `zoo pull` and `zoo load` in one
+    line naming the folder and the variable, not a traceback."""
+    from tests.offline_kit import manifest, tiny_weights, write
+
+    _, data = tiny_weights()
+    url = server.add("tiny.safetensors", data)
+    root = tmp_path / "catalog"
+    write(root, manifest(checkpoint={"url": url, "sha256": hashlib.sha256(data).hexdigest()}))
+    monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("ZOO_HOME", str(blocker / "zoo"))
+    for args in (("pull", "testing/tiny"), ("load", "testing/tiny")):
+        code, _, err = run_cli(*args)
+        assert code == 1, err
+        assert err.startswith(f"error: {blocker}/zoo"), err
+        assert "not a directory (zoo keeps its caches in ZOO_HOME=" in err
+        assert len(err.strip().splitlines()) == 1, err
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))  # a mirror under a file: the same
+    code, _, err = run_cli("pull", "testing/tiny", "--to", str(blocker / "mirror"))
+    assert code == 1
+    assert err.strip() == f"error: {blocker / 'mirror'}: not a directory", err

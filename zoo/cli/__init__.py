@@ -7,6 +7,7 @@ usage errors exit 2; Ctrl-C exits 130; ``ZOO_DEBUG=1`` shows the traceback.
 
 from __future__ import annotations
 
+import errno
 import io
 import sys
 from collections.abc import Sequence
@@ -54,6 +55,29 @@ for _command in (list_command, show_command, validate_command, schema_command, r
     cli.add_command(_command)
 
 
+#: What the file system answers when it refuses an operation on a path zoo was given or made.
+_REFUSED = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+}
+
+
+def _refusal(exc: OSError) -> str:
+    """The reason, and where zoo's own folders are set when the path is one of them."""
+    reason = (exc.strerror or str(exc)).lower()
+    home = settings.zoo_home()
+    if str(exc.filename).startswith(str(home)):
+        return f"{reason} (zoo keeps its caches in ZOO_HOME={home}: point it at a writable folder)"
+    return reason
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by the console script)."""
     try:
@@ -82,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A bad argument (a device that is not here, out_indices out of range) is a usage
         # error, as click's own are; everything else zoo knows about is exit 1.
         return 2 if isinstance(exc, UsageError) else 1
+    except OSError as exc:
+        # The machine refused a file operation on a path (a full disk, a read-only folder, a
+        # file where a folder must be): what and where, in one line, like zoo's own errors.
+        if settings.debug() or exc.errno not in _REFUSED or not exc.filename:
+            raise
+        click.echo(visible(f"error: {exc.filename}: {_refusal(exc)}"), err=True)
+        return 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
