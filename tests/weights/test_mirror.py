@@ -455,3 +455,44 @@ def test_transformers_repository_pulled_and_loaded_from_a_mirror(
     x = torch.linspace(-1, 1, 2 * 3 * 32 * 32).reshape(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x), source(pixel_values=x).pooler_output, rtol=0, atol=0)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 128 KiB file system (tmpfs; needs root, skipped otherwise)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_mirror_disk_fails_that_model_only(
+    tmp_path: Path, server: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch, small_disk: Path
+) -> None:
+    """`zoo pull --to` onto a disk that fills up: the model that does not fit fails in one line
+    (no half-written file is left), and the next model is still mirrored."""
+    import hashlib
+    import os
+
+    big, small = os.urandom(400 << 10), os.urandom(4 << 10)
+    root = tmp_path / "catalog"
+    for name, data in (("testing/big", big), ("testing/small", small)):
+        url = server.add(f"{name.split('/')[1]}.bin", data)
+        write(root, manifest(name, {"url": url, "sha256": hashlib.sha256(data).hexdigest()}))
+    monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
+    code, _, err = run_cli("pull", "testing/big", "testing/small", "--to", str(small_disk / "m"))
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert "testing/big" in err
+    assert "No space left on device" in err
+    mirrored = sorted(p.name for p in (small_disk / "m").rglob("*") if p.is_file())
+    assert "small.bin" in mirrored
+    assert not any(n.endswith(".incomplete") or n == "big.bin" for n in mirrored)

@@ -14,6 +14,7 @@ source's answer (:mod:`zoo.weights.sources`), as for a load.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,9 +117,11 @@ def _copy(source: Path, dest: Path, sha256: str) -> None:
         else:
             return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.incomplete")
+    # A fresh name, created here (never an existing file or a planted link written through).
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.incomplete")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o666)
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out, integrity.CHUNK)
         integrity.check(tmp, sha256)
@@ -164,6 +167,10 @@ def pull(manifests: Sequence[Manifest], *, to: str | Path | None = None) -> Pull
                 files = write_mirror(files, root)
         except ZooError as exc:
             report.failed.append(Failure(manifest.name, str(exc)))
+            continue
+        except OSError as exc:  # a full disk or a read-only mirror: this model, not the rest
+            reason = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+            report.failed.append(Failure(manifest.name, f"cannot write {reason}"))
             continue
         report.pulled.extend(files)
     return report
