@@ -3,6 +3,7 @@ a Hugging Face cache laid out by hand, and manifests written to a catalogue root
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import json
@@ -375,3 +376,24 @@ def hub_server() -> Iterator[Hub]:
         served.routes["/api/models/"] = api
         served.routes["/"] = resolve
         yield hub
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str) -> Iterator[Path]:
+    """A small file system mounted at ``folder`` (tmpfs with ``options``, e.g. ``size=96k`` or
+    ``ro,size=64k``), unmounted afterwards; skips the test where it cannot be mounted (not root)."""
+    import subprocess
+
+    import pytest
+
+    folder.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.embed.conftest import embed, tree
+from tests.offline_kit import tmpfs
 
 LAST = f"{8:012d}-{11:012d}"
 
@@ -119,16 +119,8 @@ def test_out_below_a_file_is_one_line(
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Any:
     """A 96 KiB file system (tmpfs; needs root, skipped otherwise)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with tmpfs(tmp_path / "disk", "size=96k") as mount:
+        yield mount
 
 
 def test_a_full_disk_is_one_line(
@@ -148,16 +140,8 @@ def test_a_full_disk_is_one_line(
 @pytest.fixture
 def read_only(tmp_path: Path) -> Any:
     """An empty read-only file system (a tmpfs mounted ro; needs root, skipped otherwise)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as mount:
+        yield mount
 
 
 def test_a_read_only_zoo_home_or_out_is_one_line(

@@ -18,6 +18,7 @@ from tests.offline_kit import (
     serve,
     sha,
     tiny_weights,
+    tmpfs,
     url_file,
     write,
 )
@@ -460,18 +461,8 @@ def test_transformers_repository_pulled_and_loaded_from_a_mirror(
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 128 KiB file system (tmpfs; needs root, skipped otherwise)."""
-    import subprocess
-
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount)],
-        capture_output=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    with tmpfs(tmp_path / "disk", "size=128k") as mount:
+        yield mount
 
 
 def test_a_full_mirror_disk_fails_that_model_only(
