@@ -302,12 +302,6 @@ Wrapper = Annotated[
 ]
 
 
-def runs_code(wrapper: Any) -> bool:
-    """Whether building this wrapper runs code from a repository (a ``hubconf.py``, or a
-    transformers repository's own modules): only with the caller's ``trust_remote_code``."""
-    return bool(wrapper.traits.runs_repository_code or getattr(wrapper, "trust_remote_code", False))
-
-
 WRAPPER_TYPES: tuple[str, ...] = (
     "timm",
     "transformers",
