@@ -486,4 +486,4 @@ def test_a_full_mirror_disk_fails_that_model_only(
     assert "No space left on device" in err
     mirrored = sorted(p.name for p in (small_disk / "m").rglob("*") if p.is_file())
     assert "small.bin" in mirrored
-    assert not any(n.endswith(".incomplete") or n == "big.bin" for n in mirrored)
+    assert not any(n.startswith(".") or n == "big.bin" for n in mirrored)  # no temporary left

@@ -14,12 +14,12 @@ source's answer (:mod:`zoo.weights.sources`), as for a load.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from zoo import atomic
 from zoo.catalog.roots import inside
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
@@ -117,18 +117,17 @@ def _copy(source: Path, dest: Path, sha256: str) -> None:
         else:
             return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name, created here (never an existing file or a planted link written through).
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.incomplete")
-    try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(tmp, flags, 0o666)
+
+    def fill(tmp: Path) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out, integrity.CHUNK)
         integrity.check(tmp, sha256)
-        tmp.replace(dest)
-        integrity.write_record(dest, sha256)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    # A fresh temporary created here, renamed over a plain file only: never written through a
+    # link, and removed when the copy fails (zoo.atomic, as for zoo embed's and zoo site's files).
+    atomic.write_with(dest, fill)
+    integrity.write_record(dest, sha256)
 
 
 def _existing(root: Path) -> list[LockEntry]:
