@@ -176,22 +176,25 @@ def test_pending_work_is_spread_over_the_processes() -> None:
     assert pending(done, 16, 4096, 3) == [(6, 8), (9, 12), (12, 16)]
 
 
+class _Keys:
+    """The image list's keys as ShardWriter asks for them: image i is ``k{i}``."""
+
+    def key(self, i: int) -> str:
+        return f"k{i}"
+
+    def encoded(self, numbers: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        return encode([f"k{i}" for i in numbers])
+
+
 def test_shard_writer_follows_blocks(tmp_path: Path) -> None:
     """Blocks complete in turn, a batch may span two, an early shard when rows get too big,
     and a flush (Ctrl-C) writes the images received so far."""
     (tmp_path / SHARDS).mkdir()
 
-    class Keys:
-        def key(self, i: int) -> str:
-            return f"k{i}"
-
-        def encoded(self, numbers: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            return encode([f"k{i}" for i in numbers])
-
     writer = ShardWriter(
         tmp_path / SHARDS,
         [(0, 3), (6, 9), (9, 12)],
-        Keys(),
+        _Keys(),
         "safetensors",
         feature_maps=False,
         max_bytes=4 * 4 * 2,  # two rows of 4 floats
@@ -293,15 +296,8 @@ def test_a_block_whose_every_image_is_skipped_is_a_shard_without_rows(tmp_path: 
     """After a block with rows, a block of unreadable (or NaN) images only: a record, no data."""
     (tmp_path / SHARDS).mkdir()
 
-    class Keys:
-        def key(self, i: int) -> str:
-            return f"k{i}"
-
-        def encoded(self, numbers: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            return encode([f"k{i}" for i in numbers])
-
     writer = ShardWriter(
-        tmp_path / SHARDS, [(0, 2), (2, 4)], Keys(), "safetensors", feature_maps=False,
+        tmp_path / SHARDS, [(0, 2), (2, 4)], _Keys(), "safetensors", feature_maps=False,
         max_bytes=1 << 20,
     )  # fmt: skip
     writer.add([0, 1], [torch.ones(2, 4)], [])
