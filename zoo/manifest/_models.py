@@ -67,6 +67,19 @@ class Paper(StrictModel):
     """Link to the paper (arXiv, DOI, ...)."""
 
 
+class Mpp(StrictModel):
+    """The physical scale of the tiles an encoder was trained on (microns per pixel)."""
+
+    value: PositiveNumber
+    """Microns per pixel (0.5 is 20x, 0.25 is 40x, 1.0 is 10x)."""
+    basis: Literal["stated", "inferred"]
+    """`stated`: the authors say it (cite where in `source`); `inferred`: derived from what they
+    say (the magnification, the tile size in microns), with the reasoning in `source`."""
+    source: NonEmptyStr
+    """Where the value comes from: the URL (and commit) with the authors' words, or the
+    inference."""
+
+
 class InputSpec(StrictModel):
     """What the model expects as input."""
 
@@ -90,6 +103,9 @@ class InputSpec(StrictModel):
     0 before normalization: the authors zero-pad to a square, e.g. MedSigLIP)."""
     dynamic_size: Flag = False
     """Other input sizes (multiples of the patch size) are allowed."""
+    mpp: Mpp | None = None
+    """Pathology tile encoders: the microns per pixel of the tiles it was trained on, the scale
+    `zoo embed` tiles a slide at by default."""
 
     @model_validator(mode="after")
     def _per_channel(self) -> Self:
