@@ -16,6 +16,7 @@ NAMES = sorted(recipes())
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("with_timm_index")
 def test_entry_matches_its_recipe(name: str) -> None:
     result = verify(name, random_weights=True)
     assert result.ok, result.row()
