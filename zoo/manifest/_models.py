@@ -19,7 +19,6 @@ from zoo.manifest._base import (
     Fraction,
     GapField,
     ModelName,
-    Mpp,
     NonEmptyStr,
     NonNegativeInteger,
     Number,
