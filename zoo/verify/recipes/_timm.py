@@ -11,6 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+#: The note of a recipe whose authors resize the short side and feed the whole image.
+NO_CROP_NOTE = (
+    "The authors' transform resizes the short side and feeds the whole (possibly non-square) "
+    "image to a ViT that takes any multiple of its patch; zoo centre-crops to the square size "
+    "(input.crop_pct 1). Both agree on square tiles, the authors' use; the recipe adds the "
+    "centre crop so that the bundled non-square images compare."
+)
+
 #: The reduced depth of every reduced ViT recipe (``zoo.load(..., depth=2)``).
 DEPTH = 2
 REDUCE: dict[str, Any] = {"depth": DEPTH}
