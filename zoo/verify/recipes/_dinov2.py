@@ -36,6 +36,7 @@ def dinov2(
     layerscale: bool = True,
     depth: int | None = None,
     interpolate_offset: float = 0.1,
+    interpolate_antialias: bool = False,
 ) -> Any:
     """A DINOv2 ``DinoVisionTransformer`` (random weights, eval mode) whose position table covers
     ``img_size`` (DINOv2's own hub models use 518; most pathology releases train at 224).
@@ -131,15 +132,23 @@ def dinov2(
 
         def positions(self, x: torch.Tensor, w: int, h: int) -> torch.Tensor:
             # interpolate_pos_encoding: unchanged when the grid matches, otherwise a bicubic
-            # resample of the patch positions by scale factors with DINOv2's 0.1 offset.
+            # resample of the patch positions, by scale factors with an offset (0.1 in the
+            # original models) or to the grid's size (offset 0, the register models).
             n = self.pos_embed.shape[1] - 1
             if x.shape[1] - 1 == n and w == h:
                 return self.pos_embed
             m = int(math.sqrt(n))
             w0, h0 = w // patch_size, h // patch_size
             grid = self.pos_embed[:, 1:].float().reshape(1, m, m, -1).permute(0, 3, 1, 2)
-            scale = ((w0 + interpolate_offset) / m, (h0 + interpolate_offset) / m)
-            grid = F.interpolate(grid, scale_factor=scale, mode="bicubic", antialias=False)
+            if interpolate_offset:
+                scale = ((w0 + interpolate_offset) / m, (h0 + interpolate_offset) / m)
+                grid = F.interpolate(
+                    grid, scale_factor=scale, mode="bicubic", antialias=interpolate_antialias
+                )
+            else:
+                grid = F.interpolate(
+                    grid, size=(w0, h0), mode="bicubic", antialias=interpolate_antialias
+                )
             grid = grid.permute(0, 2, 3, 1).reshape(1, -1, grid.shape[1])
             return torch.cat([self.pos_embed[:, :1], grid.to(x.dtype)], dim=1)
 
@@ -182,3 +191,23 @@ def dinov2_training_checkpoint(
         torch.save({"teacher": teacher}, path)
 
     return save
+
+
+def dinov2_training_load(prefix: str = "backbone.") -> Callable[[Any, Path], None]:
+    """``load(net, path)``: the authors' loading of a training checkpoint: ``teacher``, keys under
+    ``prefix`` with it stripped, the heads left out, block chunks undone, a strict load."""
+
+    def load(net: Any, path: Path) -> None:
+        import re
+
+        import torch
+
+        teacher = torch.load(path, map_location="cpu", weights_only=True)["teacher"]
+        state = {
+            re.sub(r"^blocks\.\d+\.(\d+)\.", r"blocks.\1.", k[len(prefix) :]): v
+            for k, v in teacher.items()
+            if k.startswith(prefix)
+        }
+        net.load_state_dict(state, strict=True)
+
+    return load

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zoo.verify.recipe import Recipe, register
-from zoo.verify.recipes._dinov2 import dinov2, dinov2_training_checkpoint
+from zoo.verify.recipes._dinov2 import dinov2, dinov2_training_checkpoint, dinov2_training_load
 from zoo.verify.recipes._layout import IMAGENET_MEAN, IMAGENET_STD
 from zoo.verify.recipes._timm import DEPTH, REDUCE
 
@@ -63,6 +63,7 @@ for size, arch, ffn in (
             embed=lambda net, x: net(x),
             filename=f"DinoBloom-{size.upper()}.pth",
             save=dinov2_training_checkpoint(),
+            load=dinov2_training_load(),
             reduce=REDUCE,
         )
     )
