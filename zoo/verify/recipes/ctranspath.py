@@ -34,7 +34,8 @@ def _build(reduced: bool) -> Any:
             **_: Any,
         ) -> None:
             super().__init__()
-            assert patch_size == 4 and embed_dim % 8 == 0
+            assert patch_size == 4
+            assert embed_dim % 8 == 0
             self.img_size = (img_size, img_size) if isinstance(img_size, int) else img_size
             self.patch_size = (4, 4)
             self.grid_size = (self.img_size[0] // 4, self.img_size[1] // 4)
