@@ -105,9 +105,11 @@ register(
     )
 )
 
-# H0-mini's config.json: vit_base_patch14_reg4_dinov2 with img_size 224, num_classes 0, no
-# pooling (the card's output is (1, 261, 768)) and init_values 1e-5, plus the card's
-# mlp_layer / act_layer; its pretrained_cfg: 224, bicubic, crop_pct 1, H-optimus statistics.
+# H0-mini's card: create_model("hf-hub:bioptimus/H0-mini", mlp_layer=SwiGLUPacked,
+# act_layer=SiLU) and output (1, 261, 768), i.e. no pooling, 4 registers, 224 input. config.json
+# itself was not readable here: mlp_ratio 5.33334, init_values 1e-5 and the pretrained_cfg
+# (224, bicubic, crop_pct 1, H-optimus statistics; the card uses create_transform on it) are the
+# values the catalogue states for it, and random weights cannot tell another mlp_ratio apart.
 _H0_MINI = timm_model(
     "vit_base_patch14_reg4_dinov2",
     img_size=224,

@@ -16,7 +16,8 @@ _save, _load = state_dict_file("safetensors")
 register(
     Recipe(
         names=("pathology/digepath",),
-        source="https://github.com/lingxitong/Digepath/blob/c3bcc85b52e754702a0de914d8dba06fb02bc577/"
+        source="https://github.com/lingxitong/Digepath/blob/"
+        "c3bcc85b52e754702a0de914d8dba06fb02bc577/"
         "RoiEvaluation/utils/get_encoder.py (get_pathology_encoder('Digepath')) and "
         "RoiEvaluation/utils/get_transforms.py ('test')",
         how="package",

@@ -19,10 +19,11 @@ _save, _load = state_dict_file("pickle")
 register(
     Recipe(
         names=("pathology/mahmood_uni2_h",),
-        source="https://huggingface.co/MahmoodLab/UNI2-h @ d517a8dd47902dd7c308b3c36f63bce47e7b9a43 "
-        "(README.md: the timm_kwargs and the local-checkpoint branch); the same calls in the lab's "
-        "TRIDENT, https://github.com/mahmoodlab/TRIDENT/blob/a91fa8490e0210ebbbe58452c3babe009e0ab7ca/"
-        "trident/patch_encoder_models/load.py (UNIv2InferenceEncoder)",
+        source="The lab's TRIDENT, https://github.com/mahmoodlab/TRIDENT/blob/"
+        "a91fa8490e0210ebbbe58452c3babe009e0ab7ca/trident/patch_encoder_models/load.py "
+        "(UNIv2InferenceEncoder: the model card's timm_kwargs, the local-checkpoint build and "
+        "transform) for https://huggingface.co/MahmoodLab/UNI2-h (the card itself was not readable "
+        "here)",
         how="package",
         # timm.create_model(model_name="vit_giant_patch14_224", pretrained=False, **timm_kwargs),
         # then load_state_dict(torch.load("pytorch_model.bin"), strict=True).

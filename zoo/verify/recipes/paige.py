@@ -57,12 +57,15 @@ _save, _load = state_dict_file("safetensors")
 
 _V1 = (
     "https://huggingface.co/paige-ai/Virchow @ 19eebc84ae33e79f1b2d866e6ff90ae50e522f9a (README.md "
-    "snippet and config.json; the same calls in TRIDENT, https://github.com/mahmoodlab/TRIDENT/blob/"
+    "snippet; config.json as transcribed verbatim in public code); the same calls in TRIDENT, "
+    "https://github.com/mahmoodlab/TRIDENT/blob/"
     "a91fa8490e0210ebbbe58452c3babe009e0ab7ca/trident/patch_encoder_models/load.py)"
 )
 _V2 = (
-    "https://huggingface.co/paige-ai/Virchow2 @ 3158645804b69e3f3bc4439d4116edddf0840a72 (README.md "
-    "snippet and config.json; the same calls in TRIDENT, https://github.com/mahmoodlab/TRIDENT/blob/"
+    "https://huggingface.co/paige-ai/Virchow2 @ 3158645804b69e3f3bc4439d4116edddf0840a72 "
+    "(README.md snippet; config.json as transcribed verbatim in public code); the same calls in "
+    "TRIDENT, "
+    "https://github.com/mahmoodlab/TRIDENT/blob/"
     "a91fa8490e0210ebbbe58452c3babe009e0ab7ca/trident/patch_encoder_models/load.py)"
 )
 

@@ -17,9 +17,10 @@ register(
     Recipe(
         names=("pathology/prov_gigapath",),
         source="https://huggingface.co/prov-gigapath/prov-gigapath @ "
-        "eba85dd46097c3eedfcc2a3a9a930baecb6bcc19 (README.md snippet; config.json architecture and "
-        "model_args) and https://github.com/prov-gigapath/prov-gigapath README.md (the same "
-        "transform); TRIDENT's local-checkpoint branch builds the same, https://github.com/"
+        "eba85dd46097c3eedfcc2a3a9a930baecb6bcc19 (config.json architecture and model_args, as "
+        "transcribed in public code) and https://github.com/prov-gigapath/prov-gigapath/blob/"
+        "09d8e876afb98a1dda01cc531b1087c58fffc9f7/README.md (create_model call and transform); "
+        "TRIDENT's local-checkpoint branch builds the same, https://github.com/"
         "mahmoodlab/TRIDENT/blob/a91fa8490e0210ebbbe58452c3babe009e0ab7ca/trident/"
         "patch_encoder_models/load.py (GigaPathInferenceEncoder)",
         how="package",
