@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.verify.recipe import Recipe, gap, register
+from zoo.verify.recipe import Recipe, register
 from zoo.verify.recipes._dinov2 import dinov2, dinov2_training_checkpoint, dinov2_training_load
 from zoo.verify.recipes._layout import (
     IMAGENET_MEAN,
@@ -65,29 +65,21 @@ def _gpfm_preprocess(image: Any) -> Any:
     return T.Compose(steps)(image.convert("RGB"))
 
 
-#: GPFM's recipe, ready but not registered: zoo.verify.run replaces only the manifest's sha256
-#: with the random file's, and this entry pins an md5 (all the authors publish), so the harness's
-#: download check refuses the random file. With checkpoint.md5 cleared as well the recipe matches
-#: exactly (0.0 on the three images). Register it once run._random_manifest clears md5 too.
-GPFM = Recipe(
-    names=("pathology/hkust_gpfm",),
-    source="https://github.com/birkhoffkiki/GPFM/blob/4f8be2b1f163f99ba35931f35abe60dc836f17da/"
-    "models/dinov2/__init__.py (build_model, build_transform) and models/dinov2/"
-    "vision_transformer.py (the network, re-expressed in zoo/verify/recipes/_dinov2.py)",
-    how="re-expression",
-    build=_gpfm,
-    preprocess=_gpfm_preprocess,
-    # teacher(x): head(x_norm_clstoken), the class token after the final norm (1024-d).
-    embed=lambda net, x: net(x),
-    # torch.load(GPFM.pth)['teacher'], keys under 'backbone.' in 4 block chunks, plus heads.
-    filename="GPFM.pth",
-    save=dinov2_training_checkpoint(chunks=4),
-    load=dinov2_training_load(),
-    reduce=REDUCE,
-)
-gap(
-    "pathology/hkust_gpfm",
-    "the recipe is written (zoo.verify.recipes.hkust.GPFM, from github.com/birkhoffkiki/GPFM @ "
-    "4f8be2b) but the random-weights harness replaces only checkpoint.sha256 and this entry pins "
-    "an md5, so the served file is refused; it matches exactly once md5 is cleared too",
+GPFM = register(
+    Recipe(
+        names=("pathology/hkust_gpfm",),
+        source="https://github.com/birkhoffkiki/GPFM/blob/4f8be2b1f163f99ba35931f35abe60dc836f17da/"
+        "models/dinov2/__init__.py (build_model, build_transform) and models/dinov2/"
+        "vision_transformer.py (the network, re-expressed in zoo/verify/recipes/_dinov2.py)",
+        how="re-expression",
+        build=_gpfm,
+        preprocess=_gpfm_preprocess,
+        # teacher(x): head(x_norm_clstoken), the class token after the final norm (1024-d).
+        embed=lambda net, x: net(x),
+        # torch.load(GPFM.pth)['teacher'], keys under 'backbone.' in 4 block chunks, plus heads.
+        filename="GPFM.pth",
+        save=dinov2_training_checkpoint(chunks=4),
+        load=dinov2_training_load(),
+        reduce=REDUCE,
+    )
 )
