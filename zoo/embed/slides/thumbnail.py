@@ -1,5 +1,5 @@
-"""The picture of a slide's tiling: its thumbnail with the tissue outline (green) and each tile's
-square (blue), ``<out>/thumbnails/<slide>.png``."""
+"""The picture of a slide's tiling: its thumbnail with the tissue outline (green, drawn last) and each
+tile's square (blue), ``<out>/thumbnails/<slide>.png``."""
 
 from __future__ import annotations
 
@@ -23,15 +23,15 @@ def draw(
     ``coords`` (level-0 top-left, ``size0`` level-0 pixels wide) drawn on it."""
     from PIL import Image, ImageDraw
 
-    picture = rgb.copy()
-    picture[outline(mask)] = TISSUE_COLOUR
-    image = Image.fromarray(picture)
+    image = Image.fromarray(rgb)
     pen = ImageDraw.Draw(image)
     sx, sy = rgb.shape[1] / width, rgb.shape[0] / height
     for x, y in coords.tolist():
         box = (x * sx, y * sy, (x + size0) * sx - 1, (y + size0) * sy - 1)
         pen.rectangle(box, outline=TILE_COLOUR)
-    return np.asarray(image)
+    picture = np.array(image)
+    picture[outline(mask)] = TISSUE_COLOUR  # over the tiles: the tissue's edge stays visible
+    return picture
 
 
 def write_png(path: Path, picture: np.ndarray) -> None:
