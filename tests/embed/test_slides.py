@@ -177,12 +177,12 @@ def test_thumbnail_shows_tissue_and_tiles(
     assert picture.shape == (768, 1024, 3)  # longest side 1024: here one pixel per level-0 pixel
     tiles = np.all(picture == TILE_COLOUR, axis=2)
     tissue = np.all(picture == TISSUE_COLOUR, axis=2)
-    assert tiles[300, 384 + 64] and tiles[256 + 64, 400]  # the borders between the 16 tiles
+    assert (tiles[300, 384 + 64], tiles[256 + 64, 400]) == (True, True)  # inner tile borders
     ys, xs = np.nonzero(tiles | tissue)
     assert (xs.min(), ys.min(), xs.max(), ys.max()) == (384, 256, 639, 511)  # nothing on glass
     ys, xs = np.nonzero(tissue)  # the outline, drawn over the tiles: the square's border
     assert (xs.min(), ys.min(), xs.max(), ys.max()) == (384, 256, 639, 511)
-    assert tissue[256, 500] and tissue[400, 639] and not tissue[400, 500]
+    assert (tissue[256, 500], tissue[400, 639], tissue[400, 500]) == (True, True, False)
 
 
 def test_resume_and_other_settings(
