@@ -430,3 +430,34 @@ def test_two_processes_write_each_slide_once(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert summary(done.stdout)["embedded"] == 16
+
+
+def test_a_record_claims_only_names_a_slide_run_writes(
+    run_cli: Any, slide_manifest: Path, slides: Path, tmp_path: Path
+) -> None:
+    """A hand-edited zoo-embed.json listing the user's file among a slide run's files does not
+    make it zoo's: --overwrite refuses the folder and the file stays."""
+    out = tmp_path / "feats"
+    code, _, stderr = embed(run_cli, slide_manifest, [slides], out, "--format", "h5")
+    assert code == 0, stderr
+    (out / "notes.txt").write_text("mine")
+    record = json.loads((out / "zoo-embed.json").read_text())
+    record["slide_files"] += ["notes.txt", "../outside.h5", "thumbnails/../notes.txt"]
+    (out / "zoo-embed.json").write_text(json.dumps(record))
+    code, _, stderr = embed(run_cli, slide_manifest, [slides], out, "--format", "h5", "--overwrite")
+    assert code == 2
+    assert "notes.txt" in stderr
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "s1.h5").is_file()
+
+
+def test_missing_openslide_names_the_extra(
+    run_cli: Any, slide_manifest: Path, slides: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openslide", None)  # as if not installed
+    code, _, stderr = embed(run_cli, slide_manifest, [slides], tmp_path / "o", "--format", "h5")
+    assert code == 1
+    assert "pip install 'zoo-backbones[slides]'" in stderr
+    assert "openslide-python" in stderr

@@ -24,6 +24,7 @@ temporary sibling renamed over its name, never through a symbolic link
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ PROVENANCE = "provenance.json"
 RECORD_FORMAT = "zoo-embed-record"
 #: A slide run's pictures (zoo.embed.slides): ``thumbnails/<slide>.png``.
 THUMBNAILS = "thumbnails"
+#: The names a slide run gives its files outside ``shards/``; a record listing anything else
+#: (edited by hand) does not make it zoo's.
+SLIDE_FILE = re.compile(rf"^(?:[^/]+\.h5|{THUMBNAILS}/[^/]+\.png)$")
 #: Top-level files zoo writes (each also as ``<name>.tmp`` for a moment).
 FILES = (RECORD, INDEX, PROVENANCE)
 QUOTE = 3
@@ -174,7 +178,9 @@ def _slide_files(record: dict[str, Any]) -> set[str]:
     """The files outside ``shards/`` a slide run may write (``<slide>.h5``, ``thumbnails/<slide>.png``),
     as its record lists them when the run starts."""
     files = record.get("slide_files")
-    return {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
+    if not isinstance(files, list):
+        return set()
+    return {f for f in files if isinstance(f, str) and SLIDE_FILE.match(f)}
 
 
 def _claim(state: OutFolder, out: Path, rel: str, listed: bool) -> None:
