@@ -82,3 +82,13 @@ def test_cut_keeps_tiles_on_tissue_row_by_row() -> None:
     mask[:] = True
     assert len(cut(info, Tiling(0.5, 50), mask).coords) == 10 * 6
     assert len(cut(info, Tiling(0.5, 50, overlap=25), mask).coords) == 19 * 11
+
+
+def test_tissue_mask_cleans_specks_and_holes() -> None:
+    picture = np.full((64, 64, 3), 240, dtype=np.uint8)
+    picture[16:48, 8:40] = (190, 80, 160)
+    picture[30, 20] = (240, 240, 240)  # a white hole in the tissue
+    picture[4:6, 56:58] = (190, 80, 160)  # a 2-pixel speck of stain on the glass
+    mask, _ = tissue_mask(picture)
+    assert mask[30, 20]
+    assert not mask[4:6, 56:58].any()

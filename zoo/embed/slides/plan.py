@@ -15,6 +15,7 @@ import numpy as np
 
 from zoo.embed.slides.dataset import SlideRead
 from zoo.embed.slides.open import SlideError, SlideInfo, open_slide, slide_info
+from zoo.embed.slides.thumbnail import draw, write_png
 from zoo.embed.slides.tiling import MIN_TISSUE, SlideTiles, Tiling, cut
 from zoo.embed.slides.tissue import thumbnail, tissue_mask
 
@@ -68,14 +69,22 @@ def look(path: Path, slide_mpp: float | None) -> tuple[SlideInfo, np.ndarray, np
 
 
 def plan(
-    number: int, key: str, name: str, path: Path, tiling: Tiling, slide_mpp: float | None
+    number: int,
+    key: str,
+    name: str,
+    path: Path,
+    tiling: Tiling,
+    slide_mpp: float | None,
+    picture: Path | None = None,
 ) -> SlidePlan:
-    """The tiles of one slide.
+    """The tiles of one slide; with ``picture``, its thumbnail with the tissue and the tiles
+    drawn is written there (from the thumbnail read here: the slide's is read once).
 
     Raises:
         SlideError: It cannot be read, states no scale, or has no tile with tissue.
+        OutputWriteError: The picture cannot be written.
     """
-    info, _, mask, threshold = look(path, slide_mpp)
+    info, rgb, mask, threshold = look(path, slide_mpp)
     tiles = cut(info, tiling, mask)
     if not len(tiles.coords):
         found = f"{mask.mean():.1%} of the thumbnail is tissue"
@@ -84,4 +93,7 @@ def plan(
             f"least {MIN_TISSUE:.0%} tissue ({found}; a slide of "
             f"{info.width}x{info.height} px at {info.mpp} µm/px)"
         )
+    if picture is not None:
+        size0 = tiles.patch_size_level0
+        write_png(picture, draw(rgb, mask, tiles.coords, size0, info.width, info.height))
     return SlidePlan(number, key, name, path, info, tiles, threshold, float(mask.mean()))

@@ -17,6 +17,7 @@ A tile is kept when at least ``MIN_TISSUE`` of its footprint on the thumbnail is
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -62,18 +63,22 @@ def otsu(values: np.ndarray) -> int:
 
 
 def _filter(mask: np.ndarray, radius: int, op: Any) -> np.ndarray:
-    """Dilation (``np.max``) or erosion (``np.min``) with a square; outside the image is glass."""
+    """Dilation (``np.maximum``) or erosion (``np.minimum``) with a square, one axis after the
+    other (a square is separable); outside the image is glass."""
     if radius == 0:
         return mask
-    padded = np.pad(mask, radius, constant_values=False)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * radius + 1, 2 * radius + 1))
-    return np.asarray(op(windows, axis=(2, 3)))
+    out = np.pad(mask, radius, constant_values=False)
+    width = 2 * radius + 1
+    rows = out.shape[0] - 2 * radius
+    out = reduce(op, (out[k : k + rows] for k in range(width)))  # [H, W + 2r]
+    cols = out.shape[1] - 2 * radius
+    return reduce(op, (out[:, k : k + cols] for k in range(width)))
 
 
 def morphology(mask: np.ndarray, radius: int = RADIUS) -> np.ndarray:
     """Closing then opening of a boolean mask with a square of side ``2 * radius + 1``."""
-    closed = _filter(_filter(mask, radius, np.max), radius, np.min)
-    return _filter(_filter(closed, radius, np.min), radius, np.max)
+    closed = _filter(_filter(mask, radius, np.maximum), radius, np.minimum)
+    return _filter(_filter(closed, radius, np.minimum), radius, np.maximum)
 
 
 def tissue_mask(rgb: np.ndarray) -> tuple[np.ndarray, int]:
@@ -93,4 +98,4 @@ def thumbnail(slide: Any) -> np.ndarray:
 
 def outline(mask: np.ndarray) -> np.ndarray:
     """The pixels of ``mask`` on its border (tissue next to glass)."""
-    return mask & ~_filter(mask, 1, np.min)
+    return mask & ~_filter(mask, 1, np.minimum)

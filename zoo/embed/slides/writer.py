@@ -5,7 +5,8 @@ provenance at the end.
 The unit of work, of writing and of resuming is a slide: slide ``n`` of the sorted slide
 list has the record ``shards/<n>-<n+1>.json`` (written last: the commit), its features in
 ``shards/<n>-<n+1>.safetensors`` (or ``.parquet``) or, with ``--format h5``, in
-``<slide>.h5``, and its picture in ``thumbnails/<slide>.png``. A slide that failed has a
+``<slide>.h5``, and its picture in ``thumbnails/<slide>.png`` (drawn when the slide is
+planned, from the thumbnail its tissue is found on). A slide that failed has a
 record with its reason and nothing else. Rank 0 decides which slides are pending and every
 rank takes every ``world``-th of them, so each slide is written by one process once.
 """
@@ -30,8 +31,8 @@ from zoo.embed.slides import h5, summary
 from zoo.embed.slides.collect import slide_names
 from zoo.embed.slides.dataset import Normalise, TileDataset
 from zoo.embed.slides.open import SlideError
-from zoo.embed.slides.plan import SlidePlan, look, plan
-from zoo.embed.slides.thumbnail import THUMBNAILS, draw, write_png
+from zoo.embed.slides.plan import SlidePlan, plan
+from zoo.embed.slides.thumbnail import THUMBNAILS
 from zoo.embed.slides.tiling import Tiling
 from zoo.embed.slides.tissue import TISSUE_METHOD
 from zoo.errors import LoadError, UsageError, ZooError
@@ -205,9 +206,9 @@ class SlideWriter(pl.Callback):
         for number in numbers:
             key, name = self.images.key(number), self.names[number]
             try:
-                found = plan(
-                    number, key, name, self.images.file(number), self.tiling, self.slide_mpp
-                )
+                picture = self.out / THUMBNAILS / f"{name}.png"  # before the tiles: no second read
+                path = self.images.file(number)
+                found = plan(number, key, name, path, self.tiling, self.slide_mpp, picture)
             except SlideError as exc:
                 self._failed(number, str(exc))
                 continue
@@ -263,7 +264,6 @@ class SlideWriter(pl.Callback):
         stem = shard_name(done.number, done.number + 1)
         thumb = f"{THUMBNAILS}/{done.name}.png"
         info = {**self.info, "slide": done.as_dict(), "thumbnail": thumb}
-        self._picture(done, out / thumb)  # first: the record below commits the slide
         if self.config.fmt == "h5":
             described = done.as_dict()
             attributes = h5.coords_attributes(
@@ -288,14 +288,6 @@ class SlideWriter(pl.Callback):
                 extra={"coords": torch.from_numpy(coords)},
                 info=info,
             )
-
-    def _picture(self, done: SlidePlan, path: Path) -> None:
-        try:
-            info, picture, mask, _ = look(done.path, self.slide_mpp)
-        except SlideError:  # read moments ago; a picture is never worth failing the slide
-            return
-        size0 = done.tiles.patch_size_level0
-        write_png(path, draw(picture, mask, done.tiles.coords, size0, info.width, info.height))
 
     def _failed(self, number: int, reason: str) -> None:
         key = self.images.key(number)
