@@ -461,3 +461,21 @@ def test_missing_openslide_names_the_extra(
     assert code == 1
     assert "pip install 'zoo-backbones[slides]'" in stderr
     assert "openslide-python" in stderr
+
+
+def test_tif_is_a_slide_only_in_a_slide_run(
+    run_cli: Any, slide_manifest: Path, tmp_path: Path
+) -> None:
+    """A folder of .tif files is a folder of images unless a slide option says otherwise."""
+    folder = tmp_path / "tiffs"
+    folder.mkdir()
+    write_svs(folder / "scan.tif", slide_pixels())  # an Aperio slide with a .tif name
+    code, stdout, stderr = embed(run_cli, slide_manifest, [folder], tmp_path / "a", "--json")
+    assert code == 0, stderr
+    assert summary(stdout)["kind"] == "image"
+    code, stdout, stderr = embed(
+        run_cli, slide_manifest, [folder], tmp_path / "b", "--slides", "--json"
+    )
+    assert code == 0, stderr
+    result = summary(stdout)
+    assert (result["kind"], result["embedded"]) == ("slide", 16)
