@@ -46,7 +46,7 @@ NOTES = [
     "workers. `zoo embed` runs as users run it (--format h5, progress bar, thumbnail, "
     "provenance); its loop time is the session's seconds in provenance.json (tile reading, "
     "model, writing; the tissue search before it is in the whole-process figure), the "
-    "loop's from its first batch to its last. Each figure is one run of each, side by side.",
+    "loop's from its first batch to its last. Each round runs one of each, side by side (the order rotating); the ratio is of the medians.",
     "Memory: peak RSS of the largest member of the `zoo embed` process tree (os.wait4); "
     "each slide's tiles are planned up front (coordinates only), features are written per "
     "slide as it completes.",
