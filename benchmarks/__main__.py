@@ -20,7 +20,17 @@ from benchmarks import _report
 from benchmarks._harness import Context, Result
 
 #: Benchmark modules, in table order. Each has ``NAME``, ``TITLE`` and ``run(ctx) -> Result``.
-BENCHMARKS = ("listing", "timm_names", "loading", "catalogue", "forward", "embed", "gpu", "site")
+BENCHMARKS = (
+    "listing",
+    "timm_names",
+    "loading",
+    "catalogue",
+    "forward",
+    "embed",
+    "slides",
+    "gpu",
+    "site",
+)
 HERE = Path(__file__).resolve().parent
 
 

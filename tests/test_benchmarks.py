@@ -59,7 +59,15 @@ def broken(ctx: Context) -> Result:
 
 @pytest.mark.parametrize(
     "name",
-    [*BENCHMARKS, "_load_child", "_forward_child", "_gpu_child", "_site_child", "_embed_child"],
+    [
+        *BENCHMARKS,
+        "_load_child",
+        "_forward_child",
+        "_gpu_child",
+        "_site_child",
+        "_embed_child",
+        "_slides_child",
+    ],
 )
 def test_benchmark_modules_import(name: str) -> None:
     module = importlib.import_module(f"benchmarks.{name}")

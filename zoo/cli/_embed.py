@@ -46,9 +46,41 @@ from zoo.cli._output import Output
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["safetensors", "parquet"]),
+    type=click.Choice(["safetensors", "parquet", "h5"]),
     default="safetensors",
     show_default=True,
+    help="h5 (slides only): one <slide>.h5 per slide in TRIDENT's layout (features, coords).",
+)
+@click.option(
+    "--mpp",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Slides: microns per pixel to tile at (default: the entry's input.mpp).",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Slides: tile side in pixels at --mpp (default: the entry's input size).",
+)
+@click.option(
+    "--overlap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Slides: pixels (at --mpp) that neighbouring tiles share (default: 0).",
+)
+@click.option(
+    "--slide-mpp",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Slides: level-0 microns per pixel of every slide, replacing what the slides state.",
+)
+@click.option(
+    "--slides",
+    "slides",
+    is_flag=True,
+    help="Read .tif/.tiff files as whole-slide images (implied by .svs, .ndpi, .mrxs... files "
+    "and by the other slide options).",
 )
 @click.option(
     "--workers",
@@ -93,6 +125,11 @@ def embed_command(
     precision: str | None,
     out_indices: str | None,
     fmt: str,
+    mpp: float | None,
+    tile_size: int | None,
+    overlap: int | None,
+    slide_mpp: float | None,
+    slides: bool,
     workers: int | None,
     seed: int,
     random_init: bool,
@@ -107,6 +144,13 @@ def embed_command(
     NAME: OUT/index.json and OUT/shards/ (rows in key order), OUT/provenance.json. For a 3-D
     encoder the files are volumes: NIfTI (.nii, .nii.gz; reoriented and resampled as the
     manifest says) or .npy (taken as already in the model's orientation and spacing).
+
+    Whole-slide images (.svs, .ndpi, .mrxs, .scn, .bif, .tif... read by OpenSlide, the
+    'slides' extra) are found on a thumbnail (tissue), cut into tiles at --mpp (the entry's
+    input.mpp) and --tile-size, and embedded tile by tile, each row with its slide and level-0
+    coordinates; --format h5 writes OUT/<slide>.h5 as TRIDENT does. OUT/thumbnails/<slide>.png
+    shows the tissue and the tiles. A slide that cannot be read, states no scale or has no
+    tissue is reported and skipped (exit status 1); the others are embedded.
 
     Re-running the same command after a crash or Ctrl-C embeds only what is missing.
     With --devices N (and --num-nodes) it runs N processes with DDP (gloo on CPU).
@@ -142,6 +186,11 @@ def embed_command(
         shard_size=shard_size,
         seed=seed,
         progress=not no_progress,
+        mpp=mpp,
+        tile_size=tile_size,
+        overlap=overlap,
+        slide_mpp=slide_mpp,
+        slides=slides,
     )
     output = Output(as_json=as_json)
     try:
@@ -156,10 +205,12 @@ def embed_command(
     if summary["skipped"]:
         first = "; ".join(f"{s['path']} ({s['error']})" for s in summary["skipped_first"])
         more = ", ..." if summary["skipped"] > len(summary["skipped_first"]) else ""
-        noun = "volumes" if summary["kind"] == "volume" else "images"
+        noun = {"volume": "volumes", "slide": "slides"}.get(summary["kind"], "images")
         output.message(
             f"{summary['skipped']} of {summary['images']} {noun} could not be read or embedded "
             f"and were skipped: {first}{more}. All are listed in {summary['provenance']}."
         )
     shown = {k: v for k, v in summary.items() if k != "skipped_first"}  # in the message above
     output.record(summary, [("embed", shown)], title=summary["name"])
+    if summary["kind"] == "slide" and summary["skipped"]:
+        raise SystemExit(1)  # every slide was tried; the failed ones are named above

@@ -24,6 +24,7 @@ temporary sibling renamed over its name, never through a symbolic link
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,11 @@ from zoo.errors import OutputFolderError, UsageError
 RECORD = "zoo-embed.json"
 PROVENANCE = "provenance.json"
 RECORD_FORMAT = "zoo-embed-record"
+#: A slide run's pictures (zoo.embed.slides): ``thumbnails/<slide>.png``.
+THUMBNAILS = "thumbnails"
+#: The names a slide run gives its files outside ``shards/``; a record listing anything else
+#: (edited by hand) does not make it zoo's.
+SLIDE_FILE = re.compile(rf"^(?:[^/]+\.h5|{THUMBNAILS}/[^/]+\.png)$")
 #: Top-level files zoo writes (each also as ``<name>.tmp`` for a moment).
 FILES = (RECORD, INDEX, PROVENANCE)
 QUOTE = 3
@@ -121,9 +127,24 @@ def inspect(out: Path) -> OutFolder:
         state.foreign = [_entry(out, n) for n in names]
         return state
     state.record = read_record(out / RECORD)
+    slide_files = _slide_files(state.record)
     for name in names:
         path = out / name
-        if name in FILES or name.removesuffix(".tmp") in FILES:
+        if name in slide_files or name.removesuffix(".tmp") in slide_files:
+            _claim(
+                state, out, name, name in slide_files or name.removesuffix(".tmp") in slide_files
+            )
+        elif name == THUMBNAILS and any(f.startswith(f"{THUMBNAILS}/") for f in slide_files):
+            if not (path.is_dir() and not path.is_symlink()):
+                state.foreign.append(_entry(out, name))
+                state.in_the_way.append(state.foreign[-1])
+                continue
+            for inner in sorted(p.name for p in path.iterdir()):
+                rel = f"{THUMBNAILS}/{inner}"
+                _claim(
+                    state, out, rel, rel in slide_files or rel.removesuffix(".tmp") in slide_files
+                )
+        elif name in FILES or name.removesuffix(".tmp") in FILES:
             if not _is_plain_file(path):
                 state.foreign.append(_entry(out, name))
                 state.in_the_way.append(state.foreign[-1])
@@ -151,6 +172,28 @@ def inspect(out: Path) -> OutFolder:
         if _is_plain_file(path) and path.stat().st_size != info.get("size"):
             state.changed.append(name)
     return state
+
+
+def _slide_files(record: dict[str, Any]) -> set[str]:
+    """The files outside ``shards/`` a slide run may write (``<slide>.h5``, ``thumbnails/<slide>.png``),
+    as its record lists them when the run starts."""
+    files = record.get("slide_files")
+    if not isinstance(files, list):
+        return set()
+    return {f for f in files if isinstance(f, str) and SLIDE_FILE.match(f)}
+
+
+def _claim(state: OutFolder, out: Path, rel: str, listed: bool) -> None:
+    """A slide run's file: zoo's when the record lists it and it is a plain file; else foreign
+    (and in the way where zoo would write it)."""
+    if listed and _is_plain_file(out / rel):
+        state.owned.append(rel)
+        return
+    state.foreign.append(
+        rel + ("/" if (out / rel).is_dir() and not (out / rel).is_symlink() else "")
+    )
+    if listed:
+        state.in_the_way.append(state.foreign[-1])
 
 
 def _recorded(record: dict[str, Any], rel: str) -> bool:
@@ -225,15 +268,16 @@ def vet_output_folder(out: Path, overwrite: bool) -> OutFolder:
 
 def clear(state: OutFolder) -> None:
     """Delete zoo's own files of the folder (never another, never a link): the shard files the
-    record holds, index, provenance, and the record last, so that an interrupted clean-up
-    still knows what is zoo's."""
+    record holds (and a slide run's ``.h5`` files and thumbnails), index, provenance, and the
+    record last, so that an interrupted clean-up still knows what is zoo's."""
     out = state.path
     for rel in state.owned:  # the shard files the record holds, nothing else
         if _is_plain_file(out / rel):
             (out / rel).unlink()
-    shards = out / SHARDS
-    if shards.is_dir() and not shards.is_symlink() and not any(shards.iterdir()):
-        shards.rmdir()
+    for name in (SHARDS, THUMBNAILS):
+        inner = out / name
+        if inner.is_dir() and not inner.is_symlink() and not any(inner.iterdir()):
+            inner.rmdir()
     for name in (INDEX, PROVENANCE, f"{INDEX}.tmp", f"{PROVENANCE}.tmp", f"{RECORD}.tmp", RECORD):
         if _is_plain_file(out / name):
             (out / name).unlink()

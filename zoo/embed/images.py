@@ -161,21 +161,27 @@ def entry_key(entry: str) -> str:
 
 
 def collect_images(
-    sources: Sequence[str | Path], *, skip_missing: bool = False, volumes: bool = False
+    sources: Sequence[str | Path],
+    *,
+    skip_missing: bool = False,
+    volumes: bool = False,
+    slides: frozenset[str] | None = None,
 ) -> ImageList:
     """Every image (or, with ``volumes``, every volume) of the sources, sorted by key.
 
     A source is a folder (searched recursively for image extensions, or volume ones; hidden
     entries skipped) or a text file with one path per line (see :func:`list_entries`).
-    The same file reached twice counts once.
+    The same file reached twice counts once. With ``slides`` (their extensions), the files
+    are whole-slide images: folders are searched for those, and a source file with one of
+    them is a slide itself (its key its name), not a list.
 
     Raises:
         UsageError: A source does not exist, a list file names files that do not exist
             (unless ``skip_missing``) or, for volumes, files of another type; two different
             files share a key, or there is no file at all.
     """
-    noun = "volume" if volumes else "image"
-    extensions = VOLUME_EXTENSIONS if volumes else IMAGE_EXTENSIONS
+    noun = "slide" if slides else "volume" if volumes else "image"
+    extensions = slides or (VOLUME_EXTENSIONS if volumes else IMAGE_EXTENSIONS)
     found: list[tuple[str, int]] = []
     bases: list[str] = []
     missing: list[str] = []
@@ -185,12 +191,15 @@ def collect_images(
         if path.is_dir():
             bases.append(str(path.absolute()))
             found.extend((key, number) for key in _walk(path, extensions))
+        elif path.is_file() and slides and suffix(path.name) in slides:
+            bases.append(str(path.absolute().parent))
+            found.append((path.name, number))
         elif path.is_file():
             base = path.absolute().parent
             bases.append(str(base))
             for entry in list_entries(path):
                 key = entry_key(entry)
-                if volumes and suffix(key) not in extensions:
+                if (volumes or slides) and suffix(key) not in extensions:
                     foreign.append(f"{source}: {entry}")
                 elif _missing(base / key):
                     missing.append(f"{source}: {entry}")
@@ -199,11 +208,15 @@ def collect_images(
             raise UsageError(f"{source}: no such folder or list file")
     if foreign:
         more = f" and {len(foreign) - QUOTE} more" if len(foreign) > QUOTE else ""
+        convert = (
+            "Embed images and slides in separate runs, or remove them from the list."
+            if slides
+            else "Convert them (a DICOM series or .nrrd/.mha to NIfTI, for instance) or remove "
+            "them from the list."
+        )
         raise UsageError(
-            f"{len(foreign)} listed file(s) are not volumes zoo embed reads "
-            f"({'; '.join(foreign[:QUOTE])}{more}): it reads {_listed(extensions)}. Convert "
-            "them (a DICOM series or .nrrd/.mha to NIfTI, for instance) or remove them from "
-            "the list."
+            f"{len(foreign)} listed file(s) are not {noun}s zoo embed reads "
+            f"({'; '.join(foreign[:QUOTE])}{more}): it reads {_listed(extensions)}. {convert}"
         )
     if missing and not skip_missing:
         more = f" and {len(missing) - QUOTE} more" if len(missing) > QUOTE else ""

@@ -7,6 +7,11 @@
     ('slide1/tile_0012.png', torch.Size([384]))
     >>> for shard in emb.shards:                         # doctest: +SKIP
     ...     keys, x = shard.keys(), shard.tensor("embedding")
+    >>> feats, xy = emb.slide("TCGA-01").features, emb.slide("TCGA-01").coords  # doctest: +SKIP
+
+A slide run (zoo.embed.slides) has one shard per slide with its tiles' coordinates (or one
+``<slide>.h5`` per slide, ``--format h5``, read the same way); a tile's key is
+``<slide key>/<x>_<y>``.
 
 safetensors shards are read through ``safe_open`` (memory-mapped: a row read pages in
 that row only); a parquet shard is read whole the first time one of its rows is asked
@@ -20,7 +25,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -38,6 +43,8 @@ from zoo.embed.shards import (
 )
 from zoo.errors import EmbeddingsError, IntegrityError
 
+#: A slide's tile coordinates in its shard (zoo.embed.slides).
+COORDS = "coords"
 #: Open safetensors files (and loaded parquet shards) kept per reader.
 CACHE = 8
 
@@ -66,7 +73,10 @@ class Shard:
         last = self._owner._last_keys
         if last is not None and last[0] == self.number:
             return last[1]
-        if self._owner.storage == "parquet":
+        if self._owner.storage == "h5":
+            slide = self._owner._slide_of(self)["key"]
+            keys = [f"{slide}/{x}_{y}" for x, y in self.coords().tolist()]
+        elif self._owner.storage == "parquet":
             table = self._owner._table(self, [KEY_COLUMN])
             keys = [str(k) for k in table.column(KEY_COLUMN).to_pylist()]
         else:
@@ -80,7 +90,8 @@ class Shard:
     def key(self, row: int) -> str:
         """The key of local row ``row``."""
         last = self._owner._last_keys
-        if self._owner.storage == "parquet" or (last is not None and last[0] == self.number):
+        whole = self._owner.storage in ("parquet", "h5")
+        if whole or (last is not None and last[0] == self.number):
             return self._keys()[row]
         handle = self._owner._handle(self)
         a, b = handle.get_slice(KEY_OFFSETS)[row : row + 2].tolist()
@@ -90,11 +101,41 @@ class Shard:
         """Local rows ``start`` to ``stop`` of a level, ``[n, *shape]`` (all rows by default)."""
         stop = self.rows if stop is None else stop
         shape = self._owner.shapes[self._owner._level(level)]
+        if self._owner.storage == "h5":
+            with _h5py().File(self.file, "r") as f:
+                return torch.from_numpy(f["features"][start:stop]).reshape(-1, *shape)
         if self._owner.storage == "parquet":
             column = self._owner._table(self, [level]).column(level).combine_chunks()
             flat = column.flatten().to_numpy(zero_copy_only=False)
             return torch.from_numpy(flat.reshape(self.rows, *shape)[start:stop].copy())
         return self._owner._handle(self).get_slice(level)[start:stop]
+
+    def coords(self) -> torch.Tensor:
+        """A slide's shard: each row's tile, level-0 top-left ``(x, y)``, int64 ``[rows, 2]``."""
+        storage = self._owner.storage
+        if storage == "h5":
+            with _h5py().File(self.file, "r") as f:
+                return torch.from_numpy(f["coords"][:].astype(np.int64))
+        if storage == "parquet":
+            column = self._owner._table(self, [COORDS]).column(COORDS).combine_chunks()
+            flat = column.flatten().to_numpy(zero_copy_only=False)
+            return torch.from_numpy(flat.reshape(self.rows, 2).astype(np.int64))
+        return self._owner._handle(self).get_tensor(COORDS)
+
+
+def _h5py() -> Any:
+    from zoo.embed.slides.h5 import h5py
+
+    return h5py()
+
+
+class SlideFeatures(NamedTuple):
+    """One slide's tiles: ``features`` ``[N, D]``, ``coords`` ``[N, 2]`` (level-0 top-left x, y)."""
+
+    name: str
+    key: str
+    features: torch.Tensor
+    coords: torch.Tensor
 
 
 class Keys(Sequence[str]):
@@ -236,6 +277,27 @@ class Embeddings:
         """Release open files."""
         self._cache.clear()
         self._last_keys = None
+
+    @property
+    def slides(self) -> list[str]:
+        """The names of the slides with tiles (a slide run; empty otherwise), in slide order."""
+        return [entry["name"] for entry in self.index.get("slides", [])]
+
+    def slide(self, name: str) -> SlideFeatures:
+        """One slide's features and tile coordinates (``name``: as in :attr:`slides`).
+
+        Raises:
+            KeyError: No slide of that name has tiles here.
+        """
+        for entry in self.index.get("slides", []):
+            if entry["name"] == name:
+                shard = next(s for s in self.shards if s.images[0] == entry["number"])
+                features = shard.tensor(self.levels[0])
+                return SlideFeatures(name, entry["key"], features, shard.coords())
+        raise KeyError(f"no slide {name!r} with tiles in {self.folder}; there are {self.slides}")
+
+    def _slide_of(self, shard: Shard) -> dict[str, Any]:
+        return next(e for e in self.index["slides"] if e["number"] == shard.images[0])
 
     def _level(self, name: str) -> str:
         if name not in self.shapes:

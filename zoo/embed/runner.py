@@ -36,9 +36,10 @@ from typing import Any
 import torch
 
 from zoo.embed.folder import vet_output_folder
-from zoo.embed.images import ImageDataset, collate, collect_images, suffix
+from zoo.embed.images import collate, collect_images, suffix
 from zoo.embed.shards import FORMATS, _pyarrow
-from zoo.embed.volumes import NIFTI, VolumeDataset, forward, is_volume_model, nibabel
+from zoo.embed.slides.collect import is_slide_run
+from zoo.embed.volumes import NIFTI, forward, is_volume_model, nibabel
 from zoo.errors import EmbedInterruptedError, MissingExtraError, UsageError
 from zoo.loading.devices import check_accelerator
 from zoo.loading.model import ZooModel
@@ -79,6 +80,17 @@ class EmbedConfig:
     strategy: str | None = None
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Slides (zoo.embed.slides): the target scale, tile size, overlap, the slides' own scale.
+    mpp: float | None = None
+    tile_size: int | None = None
+    overlap: int | None = None
+    slide_mpp: float | None = None
+    slides: bool = False
+
+    def slide_options(self) -> bool:
+        """Whether an option only slides take was given (it makes the run a slide run)."""
+        options = (self.mpp, self.tile_size, self.overlap, self.slide_mpp)
+        return self.slides or self.fmt == "h5" or any(o is not None for o in options)
 
 
 def reads_volumes(name: str) -> bool:
@@ -119,7 +131,7 @@ class EmbedModule(pl.LightningModule):
     this process's blocks of images, which the writer learns in its ``setup`` (a process may have
     none: more processes than blocks, or a resumed run with little left)."""
 
-    def __init__(self, model: ZooModel, writer: EmbedWriter, config: EmbedConfig) -> None:
+    def __init__(self, model: ZooModel, writer: Any, config: EmbedConfig) -> None:
         super().__init__()
         self.model = model
         self.writer, self.config = writer, config
@@ -145,9 +157,8 @@ class EmbedModule(pl.LightningModule):
 
     def predict_dataloader(self) -> Any:
         cuda = self.trainer.strategy.root_device.type == "cuda"
-        kind = VolumeDataset if self.writer.volumes else ImageDataset
         return torch.utils.data.DataLoader(
-            kind(self.writer.images, self.writer.transform),
+            self.writer.dataset(),
             batch_size=self.config.batch,
             sampler=self.writer.indices(),  # in block order: each block completes in turn
             num_workers=self.config.workers,
@@ -177,8 +188,9 @@ class ThroughputBar(TQDMProgressBar):
     """Lightning's progress bar on stderr (stdout is for data), with images per second (rank 0's
     rate times the world size)."""
 
-    def __init__(self) -> None:
+    def __init__(self, unit: str = "img") -> None:
         super().__init__()
+        self.unit = unit
         self._seen = 0
         self._start = 0.0
 
@@ -206,7 +218,7 @@ class ThroughputBar(TQDMProgressBar):
         elapsed = time.perf_counter() - self._start
         if elapsed > 0 and self.predict_progress_bar is not None:
             rate = self._seen * trainer.world_size / elapsed
-            self.predict_progress_bar.set_postfix({"img/s": f"{rate:.1f}"}, refresh=False)
+            self.predict_progress_bar.set_postfix({f"{self.unit}/s": f"{rate:.1f}"}, refresh=False)
 
 
 PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -243,9 +255,13 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
         EmbedInterruptedError: Ctrl-C or SIGTERM; what was done is saved, the same call resumes.
     """
     check_accelerator(config.accelerator, config.devices)  # before Lightning starts
-    if config.fmt not in FORMATS:
-        raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}")
+    if config.fmt not in (*FORMATS, "h5"):
+        raise UsageError(f"--format {config.fmt!r}: use one of {', '.join(FORMATS)}, h5")
     volumes = reads_volumes(config.name)
+    if not volumes and is_slide_run(config.images, config.slide_options()):
+        return run_slides(config, report or log.warning)
+    if config.fmt == "h5":
+        raise UsageError("--format h5 writes one file per slide: it is for slides only")
     if config.fmt == "parquet":
         _pyarrow()
     if config.shard_size < 1:
@@ -258,10 +274,42 @@ def run(config: EmbedConfig, report: Callable[[str], None] | None = None) -> dic
     if volumes and any(suffix(images.key(i)) in NIFTI for i in range(len(images))):
         nibabel()  # before any process starts: a missing reader is one error, not one per file
     model = load_model(config)
-    writer = EmbedWriter(config, images, model, report or log.warning)
+    return _predict(config, model, EmbedWriter(config, images, model, report or log.warning))
+
+
+def run_slides(config: EmbedConfig, report: Callable[[str], None]) -> dict[str, Any] | None:
+    """``run`` on whole-slide images (zoo.embed.slides): one output per slide."""
+    from zoo.embed.slides.collect import collect_slides
+    from zoo.embed.slides.h5 import h5py
+    from zoo.embed.slides.open import openslide
+    from zoo.embed.slides.tiling import tiling_for
+    from zoo.embed.slides.writer import SlideWriter
+    from zoo.loading.api import resolve
+
+    openslide()  # a missing extra is one error, before anything else
+    if config.fmt == "h5":
+        h5py()
+    elif config.fmt == "parquet":
+        _pyarrow()
+    if config.out_indices is not None:
+        raise UsageError("--out-indices: slides are embedded as one embedding per tile")
+    _precision(config.precision)
+    tiling = tiling_for(resolve(config.name), config.mpp, config.tile_size, config.overlap)
+    if config.slide_mpp is not None and config.slide_mpp <= 0:
+        raise UsageError(f"--slide-mpp {config.slide_mpp}: must be positive")
+    vet_output_folder(config.out, config.overwrite)
+    slides = collect_slides(config.images, skip_missing=config.skip_missing)
+    model = load_model(config)
+    writer = SlideWriter(config, slides, model, report, tiling, config.slide_mpp)
+    return _predict(config, model, writer)
+
+
+def _predict(config: EmbedConfig, model: ZooModel, writer: Any) -> dict[str, Any] | None:
+    """Run the writer's work through Lightning's predict loop; rank 0's summary."""
+    images = writer.images
     callbacks: list[Any] = [writer]
     if config.progress:
-        callbacks.append(ThroughputBar())
+        callbacks.append(ThroughputBar(getattr(writer, "unit", "img")))
     trainer = pl.Trainer(
         accelerator=config.accelerator,
         devices=config.devices,

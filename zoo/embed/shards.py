@@ -117,6 +117,7 @@ def write_shard(
     levels: dict[str, torch.Tensor],
     skipped: Sequence[tuple[int, str, str]] = (),
     info: dict[str, Any] | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Write one shard's data file, then its record (the commit); returns the record.
 
@@ -128,6 +129,8 @@ def write_shard(
         levels: One ``[rows, ...]`` float32 tensor per output level, in order.
         skipped: ``(image number, key, error)`` of the images of the interval that have no row.
         info: Extra fields for the record (the writing rank, the session).
+        extra: Tensors stored with the rows that are not output levels (a slide's tile
+            coordinates, ``coords`` int64 ``[rows, 2]``).
     """
     blob, offsets = keys
     rows = len(offsets) - 1
@@ -150,9 +153,9 @@ def write_shard(
         try:
             tmp = atomic.new_temporary(path, path.with_name(path.name + ".tmp"))
             if fmt == "parquet":
-                _write_parquet(tmp, blob, offsets, levels)
+                _write_parquet(tmp, blob, offsets, levels, extra or {})
             else:
-                _write_safetensors(tmp, blob, offsets, levels, interval)
+                _write_safetensors(tmp, blob, offsets, levels, interval, extra or {})
             tmp.chmod(file_mode())
             size, digest = tmp.stat().st_size, sha256_of(tmp)
             record.update(file=f"{SHARDS}/{path.name}", size=size, sha256=digest)
@@ -169,10 +172,12 @@ def _write_safetensors(
     offsets: np.ndarray,
     levels: dict[str, torch.Tensor],
     interval: Interval,
+    extra: dict[str, torch.Tensor],
 ) -> None:
     from safetensors.torch import save_file
 
     tensors = {name: t.to(torch.float32).contiguous() for name, t in levels.items()}
+    tensors.update({name: t.contiguous() for name, t in extra.items()})
     tensors[KEYS] = torch.from_numpy(_writable(blob, np.uint8))
     tensors[KEY_OFFSETS] = torch.from_numpy(_writable(offsets, np.int64))
     meta = {"format": FORMAT, "version": str(VERSION), "images": f"{interval[0]}-{interval[1]}"}
@@ -193,7 +198,11 @@ def _writable(array: np.ndarray, dtype: Any) -> np.ndarray:
 
 
 def _write_parquet(
-    path: Path, blob: np.ndarray, offsets: np.ndarray, levels: dict[str, torch.Tensor]
+    path: Path,
+    blob: np.ndarray,
+    offsets: np.ndarray,
+    levels: dict[str, torch.Tensor],
+    extra: dict[str, torch.Tensor],
 ) -> None:
     pa, pq = _pyarrow()
     rows = len(offsets) - 1
@@ -210,7 +219,11 @@ def _write_parquet(
         flat = tensor.to(torch.float32).reshape(rows, -1)
         values = pa.array(flat.reshape(-1).numpy(), pa.float32())
         columns.append(pa.FixedSizeListArray.from_arrays(values, flat.shape[1]))
-    table = pa.Table.from_arrays(columns, names=[KEY_COLUMN, *levels])
+    for tensor in extra.values():
+        flat = tensor.reshape(rows, -1)
+        values = pa.array(flat.reshape(-1).numpy())
+        columns.append(pa.FixedSizeListArray.from_arrays(values, flat.shape[1]))
+    table = pa.Table.from_arrays(columns, names=[KEY_COLUMN, *levels, *extra])
     table = table.replace_schema_metadata({"zoo.shapes": json.dumps(shapes)})
     pq.write_table(table, str(path))
 

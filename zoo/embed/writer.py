@@ -193,6 +193,15 @@ class EmbedWriter(pl.Callback):
             "images_sha256": run["images"]["keys_sha256"],
         }
 
+    unit = "img"
+
+    def dataset(self) -> Any:
+        """The images (or volumes) through the transform; the sampler picks this process's."""
+        from zoo.embed.images import ImageDataset
+        from zoo.embed.volumes import VolumeDataset
+
+        return (VolumeDataset if self.volumes else ImageDataset)(self.images, self.transform)
+
     def indices(self) -> np.ndarray:
         """This process's images, block after block."""
         if not self.blocks:
