@@ -44,7 +44,7 @@ def _keep(reduced: bool) -> Any:
                 **depth,
             )
             self.visual_head = nn.Sequential(
-                nn.Linear(self.visual.num_features, 768), nn.GELU(), nn.Linear(768, 768)
+                nn.Linear(int(self.visual.num_features), 768), nn.GELU(), nn.Linear(768, 768)
             )
             # The text tower's config is the repository's config.json (not read here): a BERT,
             # kept small; zoo drops it.
