@@ -43,9 +43,8 @@ def _keep(reduced: bool) -> Any:
                 dynamic_img_size=True,
                 **depth,
             )
-            self.visual_head = nn.Sequential(
-                nn.Linear(int(self.visual.num_features), 768), nn.GELU(), nn.Linear(768, 768)
-            )
+            # Linear(visual.num_features, projection_dim): ViT-L's 1024 features, 768.
+            self.visual_head = nn.Sequential(nn.Linear(1024, 768), nn.GELU(), nn.Linear(768, 768))
             # The text tower's config is the repository's config.json (not read here): a BERT,
             # kept small; zoo drops it.
             self.text = BertModel(BertConfig(num_hidden_layers=2), add_pooling_layer=True)
