@@ -272,3 +272,24 @@ def test_changed_runs_the_entries_whose_recipe_or_manifest_changed(
     code, out, err = run_cli("verify", "--changed", "--base", "HEAD", "--random-weights")
     assert code == 0
     assert "no entry with a recipe changed" in err
+
+
+def test_trust_remote_code_reaches_the_load(
+    tiny_catalog: Catalog, monkeypatch: pytest.MonkeyPatch, run_cli: CliRunner
+) -> None:
+    from zoo.verify import run
+
+    seen: list[bool] = []
+    real = run._load_zoo
+
+    def spy(*args: Any) -> Any:
+        seen.append(args[-1] if len(args) == 5 else False)
+        return real(*args)
+
+    monkeypatch.setattr(run, "_load_zoo", spy)
+    from zoo.errors import ZooError
+
+    # No weights anywhere: zoo's load is where it stops, after being asked with the flag.
+    with pytest.raises(ZooError):
+        run.verify("testing/tiny", catalog=tiny_catalog, trust_remote_code=True)
+    assert seen == [True]

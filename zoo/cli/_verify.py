@@ -46,6 +46,11 @@ def _worst(values: list[float | None]) -> float | None:
     default=None,
     help="Read the weights from a mirror made by `zoo pull --to`.",
 )
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Allow the code an entry declares (as for zoo load) when zoo loads it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def verify_command(
     names: tuple[str, ...],
@@ -56,6 +61,7 @@ def verify_command(
     random_weights: bool,
     images: Path | None,
     mirror: Path | None,
+    trust_remote_code: bool,
     as_json: bool,
 ) -> None:
     """Compare entries with their authors' own recipe: the preprocessed tensors and the
@@ -88,7 +94,7 @@ def verify_command(
             return
     else:
         selected = sorted(recipes()) if every else list(names)
-    rows, failed = _run(out, selected, random_weights, images, mirror)
+    rows, failed = _run(out, selected, random_weights, images, mirror, trust_remote_code)
     out.table(
         rows,
         [
@@ -110,6 +116,7 @@ def _run(
     random_weights: bool,
     images: Path | None,
     mirror: Path | None,
+    trust_remote_code: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
     from zoo.catalog.reader import Catalog
     from zoo.verify.run import verify
@@ -121,7 +128,12 @@ def _run(
         out.message(f"[{index}/{len(names)}] {name}")
         try:
             result = verify(
-                name, random_weights=random_weights, images=images, mirror=mirror, catalog=catalog
+                name,
+                random_weights=random_weights,
+                images=images,
+                mirror=mirror,
+                catalog=catalog,
+                trust_remote_code=trust_remote_code,
             )
         except ZooError as exc:
             if isinstance(exc, UsageError) and len(names) == 1:

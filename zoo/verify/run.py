@@ -128,10 +128,18 @@ def _random_manifest(
     return random
 
 
-def _load_zoo(manifest: Manifest, recipe: Recipe, mirror: Path | None, random_weights: bool) -> Any:
+def _load_zoo(
+    manifest: Manifest,
+    recipe: Recipe,
+    mirror: Path | None,
+    random_weights: bool,
+    trust_remote_code: bool = False,
+) -> Any:
     from zoo.loading.api import load
 
     overrides = dict(recipe.reduce) if random_weights else {}
+    if trust_remote_code:
+        overrides["trust_remote_code"] = True
     return load(manifest, mirror=mirror, dtype="float32", device="cpu", **overrides)
 
 
@@ -166,8 +174,11 @@ def verify(
     images: Path | None = None,
     mirror: Path | None = None,
     catalog: Catalog | None = None,
+    trust_remote_code: bool = False,
 ) -> Result:
     """Compare an entry with its recipe (see the module docstring).
+
+    ``trust_remote_code`` is passed to ``zoo.load`` for an entry that declares repository code.
 
     Raises:
         UsageError: The entry has no recipe (the gap's reason), or no weights to compare.
@@ -204,7 +215,7 @@ def verify(
             )
             model = _load_zoo(served, recipe, Path(tmp, "mirror"), True)
     else:
-        model = _load_zoo(manifest, recipe, mirror, False)
+        model = _load_zoo(manifest, recipe, mirror, False, trust_remote_code)
         source = source_of(manifest)
         assert source is not None
         from zoo.weights.transport.mirror import use_mirror
