@@ -90,7 +90,12 @@ def test_the_eva_card_table_is_in_the_catalogue_with_its_metrics(catalog: zoo.Ca
     assert len(rows) == 16
     for tag, (top1, top5, params, size) in rows.items():
         m = catalog.get(f"universal/{tag}")
-        assert m.metrics == {"imagenet_top1": top1, "imagenet_top5": top5, "params_m": params}
+        assert set(m.metrics) == {"params", "imagenet_top1", "imagenet_top5"}
+        assert (m.metrics["imagenet_top1"], m.metrics["imagenet_top5"]) == (top1, top5)
+        # The card counts timm's classifier (ImageNet-1k's 1,000 classes, a weight and a bias
+        # per class); the entry counts the network it builds, without a head.
+        head = (m.output.embedding_dim + 1) * 1000
+        assert round((m.metrics["params"] + head) / 1e6, 2) == params, m.name
         assert m.input.size == (size, size), m.name
         assert m.wrapper.type == "timm"
         assert m.checkpoint is not None

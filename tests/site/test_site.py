@@ -312,7 +312,7 @@ def test_figures() -> None:
     )
     assert svg.count("<circle") == 2 + 2  # two points, two legend swatches
     assert 'href="models/a/x.html"' in svg
-    assert "2 of 5 entries report a parameter count" in svg
+    assert "2 of 5 entries declare a parameter count" in svg
     assert "<svg" not in scatter([], 5, colors)
     from zoo.site._svg import LicenceCell
 
