@@ -50,6 +50,14 @@ def test_validate_build_fails_on_a_wrong_count(kit: Kit, run_cli: Any) -> None:
     assert "declared 7," in out + err
 
 
+def test_validate_build_prints_the_count_to_copy(kit: Kit, run_cli: Any) -> None:
+    n = _tiny_params(kit)
+    path = kit.write(kit.timm_manifest())
+    code, _, err = run_cli("validate", "--build", str(path))
+    assert code == 0
+    assert f", {n:,} parameters)" in err
+
+
 def test_no_count_is_no_check(kit: Kit) -> None:
     result = check_build(_read(kit.write(kit.timm_manifest(metrics={"imagenet_top1": 80.0}))))
     assert result.ok, result.problems

@@ -161,4 +161,7 @@ def build_checks(
             )
         if progress:
             state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
-            sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")
+            count = f", {result.params:,} parameters" if result.params is not None else ""
+            sys.stderr.write(
+                f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s{count})\n"
+            )
