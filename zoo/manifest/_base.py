@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*/[a-z0-9][a-z0-9_.\-]*$"
@@ -118,8 +126,25 @@ NonNegativeInteger = Annotated[int, Strict(), Field(ge=0), _INTEGER]
 #: A real number: an integer is accepted (``crop_pct: 1``), text and booleans are not.
 Number = Annotated[float, Strict(), _NUMBER]
 PositiveNumber = Annotated[float, Strict(), Field(gt=0), _NUMBER]
-#: A figure of ``metrics``: an integer stays an integer (``params`` is a count).
-MetricValue = Annotated[Annotated[int, Strict()] | Annotated[float, Strict()], _NUMBER]
+_number_check = _typed("float_type", "a number", bool, str)
+
+
+def _metric_value(value: Any) -> Any:
+    """A figure is a finite number (refused here, so the union below reports one error)."""
+    value = _number_check(value)
+    if not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "float_type", "expected a number, got {got}", {"got": repr(value)}
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
+#: A figure of ``metrics``: a number, and an integer stays one (``params`` is a count).
+MetricValue = Annotated[
+    Annotated[int, Strict()] | Annotated[float, Strict()], BeforeValidator(_metric_value)
+]
 PARAMS_EXAMPLE = 86389248
 
 
