@@ -29,7 +29,7 @@ from zoo.catalog.roots import default_roots, manifest_files
 from zoo.problems import Problem
 
 #: Bump when what the index stores changes.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 #: The manifest's wrapper types (:data:`zoo.manifest.WRAPPER_TYPES`, which imports pydantic;
 #: a test keeps the two equal).
@@ -45,7 +45,7 @@ WRAPPER_TYPES: tuple[str, ...] = (
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides the summaries (relative to the package).
-_CODE = ("catalogue", "manifest", "text.py")
+_CODE = ("catalog", "manifest", "text.py")
 
 Row = dict[str, Any]
 FileStat = list[Any]  # [path, size, mtime_ns]

@@ -209,7 +209,7 @@ Requirement = Annotated[
     ),
 ]
 #: The validation warnings a manifest may declare as known gaps (``known_gaps``).
-GapField = Literal["checkpoint.sha256", "checkpoint.hf.revision", "paper"]
+GapField = Literal["checkpoint.sha256", "checkpoint.hf.revision", "paper", "input.mpp"]
 #: Why a gap cannot be closed: a sentence, with the source that was checked.
 Reason = Annotated[str, StringConstraints(min_length=20, strip_whitespace=True)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]

@@ -32,6 +32,7 @@ from zoo.manifest._base import (
     Tag,
 )
 from zoo.manifest._checkpoint import Checkpoint, Remap, Source
+from zoo.manifest._scale import Mpp
 from zoo.manifest._volume import (
     VolumeGrid,
     VolumeInputSpec,
@@ -66,19 +67,6 @@ class Paper(StrictModel):
     """Title of the paper."""
     url: NonEmptyStr | None = None
     """Link to the paper (arXiv, DOI, ...)."""
-
-
-class Mpp(StrictModel):
-    """The physical scale of the tiles an encoder was trained on (microns per pixel)."""
-
-    value: PositiveNumber
-    """Microns per pixel (0.5 is 20x, 0.25 is 40x, 1.0 is 10x)."""
-    basis: Literal["stated", "inferred"]
-    """`stated`: the authors say it (cite where in `source`); `inferred`: derived from what they
-    say (the magnification, the tile size in microns), with the reasoning in `source`."""
-    source: NonEmptyStr
-    """Where the value comes from: the URL (and commit) with the authors' words, or the
-    inference."""
 
 
 class InputSpec(StrictModel):
@@ -397,6 +385,8 @@ class Manifest(StrictModel):
             "source": self.source,
             "embedding_dim": self.output.embedding_dim,
             "input_size": list(self.input.size),
+            "mpp": mpp.value if (mpp := getattr(self.input, "mpp", None)) else None,
+            "mpp_basis": mpp.basis if mpp else None,
             "pooling": self.output.pooling,
             "prefix_tokens": self.output.prefix_tokens,
             "patch_size": self.output.patch_size,

@@ -88,6 +88,8 @@ def index_row(m: Manifest) -> dict[str, Any]:
         "pm": params_m(m),
         "i": size_text(size),
         "ia": area,
+        "mp": summary["mpp"],
+        "mb": summary["mpp_basis"],
         "src": summary["source"],
         "rv": revision(m) is not None,
         "sh": sha256(m) is not None,
