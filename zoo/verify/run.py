@@ -115,7 +115,9 @@ def _random_manifest(
     """
     assert manifest.checkpoint is not None
     sha = file_sha256(weights) if weights.is_file() else None
-    ckpt = manifest.checkpoint.model_copy(update={"sha256": sha})
+    # The random file's sha256 replaces the declared one; a declared md5 (some authors publish
+    # only that) is of the real file, so it goes.
+    ckpt = manifest.checkpoint.model_copy(update={"sha256": sha, "md5": None})
     update: dict[str, Any] = {"checkpoint": ckpt}
     if levels is not None:
         update["output"] = manifest.output.model_copy(update={"feature_levels": levels})
