@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import zoo
+from zoo.catalog.toolkits import eva_entry
 
 TABLES = Path(__file__).resolve().parents[1] / "data" / "aliases"
 NAMESPACED = ("trident", "lazyslide")
@@ -31,7 +32,7 @@ def catalog() -> zoo.Catalog:
 
 
 def _typed(tool: str, name: str) -> str:
-    return name if tool == "eva" else f"{tool}/{name}"
+    return eva_entry(name) if tool == "eva" else f"{tool}/{name}"
 
 
 @pytest.mark.parametrize("tool", [*NAMESPACED, "eva"])

@@ -10,6 +10,7 @@ import pytest
 
 import zoo
 from tests.conftest import catalog_names
+from zoo.catalog.toolkits import eva_entry
 from zoo.cli import main
 
 #: Facts copied from eva and from timm's EVA model card; tests/data/README.md cites the sources.
@@ -42,11 +43,12 @@ def test_every_eva_backbone_has_an_entry_of_the_same_name(catalog: zoo.Catalog) 
     names = {e["name"] for e in _eva_entries()}
     assert len(names) == 24
     assert names <= set(catalog.names())
+    assert {eva_entry(n) for n in names} <= set(catalog.names())
 
 
 def test_entries_agree_with_evas_facts_or_say_why_not(catalog: zoo.Catalog) -> None:
     for entry in _eva_entries():
-        m = catalog.get(entry["name"])
+        m = catalog.get(eva_entry(entry["name"]))
         fixed = CORRECTIONS.get(entry["name"], {})
         assert m.output.embedding_dim == entry["embed_dim"], entry["name"]
         if entry.get("patch_size") is not None:
@@ -66,20 +68,28 @@ def test_entries_agree_with_evas_facts_or_say_why_not(catalog: zoo.Catalog) -> N
         ("pathology/paige_virchow2", 1280),
         ("pathology/bioptimus_h0_mini", 768),
         ("pathology/kaiko_midnight_12k", 1536),
+        ("pathology/paige_virchow", 1280),
     ],
 )
 def test_second_embedding_is_a_variant_of_the_same_weights(
     catalog: zoo.Catalog, base: str, width: int
 ) -> None:
-    cls, both = catalog.get(base), catalog.get(f"{base}_cls_mean")
+    """The naming rule: the unsuffixed name is the authors' embedding, ``_cls`` / ``_cls_mean``
+    the other one (H0-mini's card shows both without preferring one: the first, CLS)."""
+    m = catalog.get(base)
+    if m.output.pooling == "cls":
+        cls, both = m, catalog.get(f"{base}_cls_mean")
+    else:
+        cls, both = catalog.get(f"{base}_cls"), m
     assert (cls.output.pooling, cls.output.embedding_dim) == ("cls", width)
     assert (both.output.pooling, both.output.embedding_dim) == ("cls+mean", 2 * width)
-    assert both.same_weights_as == base
+    assert {cls.same_weights_as, both.same_weights_as} == {None, base}
     assert both.checkpoint == cls.checkpoint
+    assert both.input == cls.input
 
 
 def test_register_tokens_are_prefix_tokens_and_never_averaged(catalog: zoo.Catalog) -> None:
-    for name in ("pathology/paige_virchow2_cls_mean", "pathology/bioptimus_h0_mini_cls_mean"):
+    for name in ("pathology/paige_virchow2", "pathology/bioptimus_h0_mini_cls_mean"):
         m = catalog.get(name)
         assert m.output.prefix_tokens == 5  # cls + 4 registers, all excluded from the mean
         assert "register" in m.description.lower()
@@ -90,7 +100,12 @@ def test_the_eva_card_table_is_in_the_catalogue_with_its_metrics(catalog: zoo.Ca
     assert len(rows) == 16
     for tag, (top1, top5, params, size) in rows.items():
         m = catalog.get(f"universal/{tag}")
-        assert m.metrics == {"imagenet_top1": top1, "imagenet_top5": top5, "params_m": params}
+        assert set(m.metrics) == {"params", "imagenet_top1", "imagenet_top5"}
+        assert (m.metrics["imagenet_top1"], m.metrics["imagenet_top5"]) == (top1, top5)
+        # The card counts timm's classifier (ImageNet-1k's 1,000 classes, a weight and a bias
+        # per class); the entry counts the network it builds, without a head.
+        head = (m.output.embedding_dim + 1) * 1000
+        assert round((m.metrics["params"] + head) / 1e6, 2) == params, m.name
         assert m.input.size == (size, size), m.name
         assert m.wrapper.type == "timm"
         assert m.checkpoint is not None

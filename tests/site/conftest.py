@@ -35,7 +35,7 @@ def site_root(
     small = tiny_manifest_data(
         "vision/vit_small",
         aliases=["mmpre/vit-small-p16"],
-        metrics={"params_m": 22.05, "imagenet_top1": 81.4},
+        metrics={"params": 22050000, "imagenet_top1": 81.4},
         description="A small ViT.\n\nSecond paragraph with `code`.",
     )
     write_manifest(root, small)
@@ -46,7 +46,7 @@ def site_root(
     closed = tiny_manifest_data("pathology/histo_vit", tags=["pathology", "vit"], gated=True)
     closed["license"] = {"id": "CC-BY-NC-4.0", "commercial": False, "url": "https://example.org/l"}
     closed["checkpoint"] = _hf("example-org/histo")
-    closed["metrics"] = {"params_m": 304.0}
+    closed["metrics"] = {"params": 304000000}
     closed["input"] = {**closed["input"], "mpp": SITE_MPP}
     closed["output"] = {**closed["output"], "embedding_dim": 1024, "feature_dim": 1024}
     closed["wrapper"]["kwargs"] = {"img_size": 224, "embed_dim": 1024}

@@ -315,7 +315,7 @@ def test_figures() -> None:
     )
     assert svg.count("<circle") == 2 + 2  # two points, two legend swatches
     assert 'href="models/a/x.html"' in svg
-    assert "2 of 5 entries report a parameter count" in svg
+    assert "2 of 5 entries declare a parameter count" in svg
     assert "<svg" not in scatter([], 5, colors)
     from zoo.site._svg import LicenceCell
 
@@ -347,6 +347,18 @@ def test_out_is_required(run_cli: CliRunner) -> None:
     code, _, stderr = run_cli("site")
     assert code == 2
     assert "Missing option '--out'" in stderr
+
+
+def test_the_bundled_catalogue_plots_every_entry_by_its_declared_count() -> None:
+    """The scatter reads metrics.params: every bundled entry is a point, pathology included."""
+    from zoo.site import _figures
+
+    manifests = list(Catalog())
+    svg = "".join(figure for _, figure in _figures(manifests))
+    assert f"{len(manifests)} of {len(manifests)} entries declare a parameter count" in svg
+    virchow = Catalog().get("pathology/paige_virchow")
+    assert f'aria-label="pathology/paige_virchow: {virchow.metrics["params"] / 1e6:.4g}M' in svg
+    assert sum(f'href="models/{g}/' in svg for g in ("pathology", "radiology", "medical")) == 3
 
 
 def test_mpp_on_the_page_and_in_the_index(site: Path) -> None:

@@ -29,6 +29,7 @@ class BuildCheck:
     device: str = "meta"
     seconds: float = 0.0
     embedding_shape: list[int] | None = None
+    params: int | None = None
     feature_shapes: list[list[int]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: str = ""
@@ -89,6 +90,7 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
                 levels = m.output.feature_levels
                 maps = model.features(x, list(range(levels))) if levels else []
             result.feature_shapes = [list(t.shape) for t in maps]
+            result.params = sum(p.numel() for p in model.parameters())
             result.device = device
             last = None
             break
@@ -112,6 +114,12 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
         problem(
             "output.embedding_dim",
             f"declared {declared}, the model returns shape {result.embedding_shape}",
+        )
+    declared_params = m.metrics.get("params")
+    if declared_params is not None and declared_params != result.params:
+        problem(
+            "metrics.params",
+            f"declared {declared_params:,}, the built network has {result.params:,} parameters",
         )
     for level, (shape, want) in enumerate(
         zip(result.feature_shapes, _expected_maps(m), strict=True)
@@ -153,4 +161,7 @@ def build_checks(
             )
         if progress:
             state = "skipped" if result.skipped else ("ok" if result.ok else "FAILED")
-            sys.stderr.write(f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s)\n")
+            count = f", {result.params:,} parameters" if result.params is not None else ""
+            sys.stderr.write(
+                f"build {state:7} {m.name} ({result.device}, {result.seconds:.2f}s{count})\n"
+            )

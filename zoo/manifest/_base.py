@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*/[a-z0-9][a-z0-9_.\-]*$"
@@ -118,6 +126,65 @@ NonNegativeInteger = Annotated[int, Strict(), Field(ge=0), _INTEGER]
 #: A real number: an integer is accepted (``crop_pct: 1``), text and booleans are not.
 Number = Annotated[float, Strict(), _NUMBER]
 PositiveNumber = Annotated[float, Strict(), Field(gt=0), _NUMBER]
+_number_check = _typed("float_type", "a number", bool, str)
+
+
+def _metric_value(value: Any) -> Any:
+    """A figure is a finite number (refused here, so the union below reports one error)."""
+    value = _number_check(value)
+    if not isinstance(value, int | float):
+        raise PydanticCustomError(
+            "float_type", "expected a number, got {got}", {"got": repr(value)}
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
+#: A figure of ``metrics``: a number, and an integer stays one (``params`` is a count).
+MetricValue = Annotated[
+    Annotated[int, Strict()] | Annotated[float, Strict()], BeforeValidator(_metric_value)
+]
+PARAMS_EXAMPLE = 86389248
+
+
+def _params_count(value: Any) -> Any:
+    """``metrics.params``: the built network's parameter count, a positive integer."""
+    if isinstance(value, dict) and "params" in value:
+        n = value["params"]
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise PydanticCustomError(
+                "int_type",
+                "metrics.params is the number of parameters of the built network, an integer "
+                "such as {example}; got {got}",
+                {"example": PARAMS_EXAMPLE, "got": repr(n)},
+            )
+        if n <= 0:
+            raise PydanticCustomError(
+                "greater_than",
+                "metrics.params is the number of parameters of the built network, a positive "
+                "integer; got {got}",
+                {"got": n},
+            )
+    return value
+
+
+Metrics = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], MetricValue],
+    BeforeValidator(_params_count),
+    Field(
+        json_schema_extra={
+            "properties": {
+                "params": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Parameters of the built network (all of them, counted by "
+                    "`zoo validate --build`, which fails on a difference).",
+                }
+            }
+        }
+    ),
+]
 #: A fraction in (0, 1].
 Fraction = Annotated[float, Strict(), Field(gt=0, le=1), _NUMBER]
 Flag = Annotated[

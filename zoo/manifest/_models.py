@@ -18,6 +18,7 @@ from zoo.manifest._base import (
     Flag,
     Fraction,
     GapField,
+    Metrics,
     ModelName,
     NonEmptyStr,
     NonNegativeInteger,
@@ -229,8 +230,8 @@ class Manifest(StrictModel):
     """The output contract."""
     precision: Precision = Precision()
     """Default and safe dtypes."""
-    metrics: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], Number] = {}
-    """Reported figures (`params_m`, `imagenet_top1`, ...), from the model card."""
+    metrics: Metrics = {}
+    """Figures: `params` (the built network's, checked by `--build`), `imagenet_top1`, ..."""
     same_weights_as: ModelName | None = None
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
     known_gaps: dict[GapField, Reason] = {}

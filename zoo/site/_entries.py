@@ -36,9 +36,9 @@ def sha256(m: Manifest) -> str | None:
 
 
 def params_m(m: Manifest) -> float | None:
-    """Parameters in millions, where the manifest reports ``metrics.params_m``."""
-    value = m.metrics.get("params_m")
-    return float(value) if value is not None else None
+    """Parameters in millions, where the manifest declares ``metrics.params`` (the count)."""
+    value = m.metrics.get("params")
+    return value / 1e6 if value is not None else None
 
 
 def size_text(size: Sequence[int]) -> str:

@@ -56,7 +56,7 @@ class Section:
 
 #: Documentation of metric names seen in manifests (``metrics`` is a free-form mapping).
 METRIC_ABOUT = {
-    "params_m": "Parameters, in millions.",
+    "params": "Parameters of the built network, all of them (zoo validate --build counts them).",
     "gflops": "Giga floating-point operations per image at the default input size.",
     "imagenet_top1": "ImageNet-1k top-1 accuracy (%), as reported by the source.",
     "imagenet_top5": "ImageNet-1k top-5 accuracy (%), as reported by the source.",

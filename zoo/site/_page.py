@@ -14,7 +14,6 @@ from zoo.site._entries import (
     hf_tree_url,
     other_names,
     page_path,
-    params_m,
     revision,
     sha256,
     size_text,
@@ -153,9 +152,9 @@ def _glance(m: Manifest) -> str:
     ]
     if m.output.patch_size:
         items.append(("Patch size", esc(m.output.patch_size)))
-    pm = params_m(m)
-    if pm is not None:
-        items.append(("Parameters", f"{pm:g} M"))
+    count = m.metrics.get("params")
+    if count is not None:
+        items.append(("Parameters", f"{count:,}"))
     if lic is None:
         items.append(("Licence", '<span class="muted">not stated</span>'))
     else:

@@ -38,7 +38,7 @@ def _jitter(name: str, spread: float) -> float:
 
 
 def _params_label(millions: float) -> str:
-    return f"{millions / 1000:g}B" if millions >= 1000 else f"{millions:g}M"
+    return f"{millions / 1000:.4g}B" if millions >= 1000 else f"{millions:.4g}M"
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,12 @@ def scatter(points: Sequence[Point], total: int, colors: dict[str, str]) -> str:
     """Embedding dim against parameter count (both log scale), one colour per group.
 
     Args:
-        points: Entries that report ``metrics.params_m``.
+        points: Entries that declare ``metrics.params``.
         total: Number of entries in the catalogue (for the caption).
         colors: Group colours (:func:`group_colors`).
     """
     caption = (
-        f"{len(points)} of {total} entries report a parameter count (metrics.params_m). "
+        f"{len(points)} of {total} entries declare a parameter count (metrics.params). "
         "Each point links to its page."
     )
     if not points:

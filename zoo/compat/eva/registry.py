@@ -22,6 +22,7 @@ from torch import nn
 from zoo.catalog.reader import Catalog
 from zoo.catalog.suggest import rank
 from zoo.catalog.timm.index import PREFIX
+from zoo.catalog.toolkits import eva_entry
 from zoo.compat.eva.base import BaseModel
 from zoo.errors import ArgumentError, RegistryLookupError, UsageError, ZooError
 from zoo.loading.api import load
@@ -165,8 +166,8 @@ class BackboneRegistry(Registry):
         if name in self._registry:
             return self._registry[name]
         catalog = Catalog()
-        if name in catalog:
-            return _catalogue_fn(catalog.get(name).name)
+        if name in catalog:  # eva's own names give what eva gives, under the catalogue's naming
+            return _catalogue_fn(catalog.get(eva_entry(name)).name)
         if name.startswith(PREFIX) and self._served(name):
             return _timm_fn(name)
         candidates = [*catalog.names(), *self._registry]

@@ -72,8 +72,8 @@ _V2 = (
 for names, source, build, embed in (
     (("pathology/paige_virchow",), _V1, _VIRCHOW, cls_and_patch_mean(1)),
     (("pathology/paige_virchow_cls",), _V1, _VIRCHOW, cls_token),
-    (("pathology/paige_virchow2",), _V2, _VIRCHOW2, cls_token),
-    (("pathology/paige_virchow2_cls_mean",), _V2, _VIRCHOW2, cls_and_patch_mean(5)),
+    (("pathology/paige_virchow2",), _V2, _VIRCHOW2, cls_and_patch_mean(5)),
+    (("pathology/paige_virchow2_cls",), _V2, _VIRCHOW2, cls_token),
 ):
     register(
         Recipe(
