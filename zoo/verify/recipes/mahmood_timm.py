@@ -19,9 +19,9 @@ _save, _load = state_dict_file("pickle")
 register(
     Recipe(
         names=("pathology/mahmood_uni2_h",),
-        source="The lab's TRIDENT, https://github.com/mahmoodlab/TRIDENT/blob/"
+        source="https://github.com/mahmoodlab/TRIDENT/blob/"
         "a91fa8490e0210ebbbe58452c3babe009e0ab7ca/trident/patch_encoder_models/load.py "
-        "(UNIv2InferenceEncoder: the model card's timm_kwargs, the local-checkpoint build and "
+        "(the lab's TRIDENT, UNIv2InferenceEncoder: the model card's timm_kwargs, the local-checkpoint build and "
         "transform) for https://huggingface.co/MahmoodLab/UNI2-h (the card itself was not readable "
         "here)",
         how="package",
