@@ -15,5 +15,6 @@ this package as its ``function`` wrapper's ``path``):
 """
 
 from zoo.nn.slide.abmil import AbmilSlide, abmil
+from zoo.nn.slide.chief import ChiefSlide, chief
 
-__all__ = ["AbmilSlide", "abmil"]
+__all__ = ["AbmilSlide", "ChiefSlide", "abmil", "chief"]
