@@ -16,5 +16,6 @@ this package as its ``function`` wrapper's ``path``):
 
 from zoo.nn.slide.abmil import AbmilSlide, abmil
 from zoo.nn.slide.chief import ChiefSlide, chief
+from zoo.nn.slide.feather import FeatherSlide, feather
 
-__all__ = ["AbmilSlide", "ChiefSlide", "abmil", "chief"]
+__all__ = ["AbmilSlide", "ChiefSlide", "FeatherSlide", "abmil", "chief", "feather"]
