@@ -21,23 +21,29 @@ import torch
 from torch import nn
 
 
+class _GatedAttention(nn.Module):
+    """MIL-Lab's ``GlobalGatedAttention``: one attention logit per tile."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.attention_a = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Dropout(dropout))
+        self.attention_b = nn.Sequential(nn.Linear(dim, hidden), nn.Sigmoid(), nn.Dropout(dropout))
+        self.attention_c = nn.Linear(hidden, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.attention_c(self.attention_a(h) * self.attention_b(h))
+        return logits
+
+
 class _GatedAbmil(nn.Module):
     def __init__(self, in_dim: int, embed_dim: int, attn_dim: int, dropout: float) -> None:
         super().__init__()
         self.patch_embed = nn.Sequential(nn.Linear(in_dim, embed_dim), nn.ReLU())
-        self.global_attn = nn.Module()
-        self.global_attn.attention_a = nn.Sequential(
-            nn.Linear(embed_dim, attn_dim), nn.Tanh(), nn.Dropout(dropout)
-        )
-        self.global_attn.attention_b = nn.Sequential(
-            nn.Linear(embed_dim, attn_dim), nn.Sigmoid(), nn.Dropout(dropout)
-        )
-        self.global_attn.attention_c = nn.Linear(attn_dim, 1)
+        self.global_attn = _GatedAttention(embed_dim, attn_dim, dropout)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         h = self.patch_embed(features)  # [B, N, E]
-        attn = self.global_attn
-        logits = attn.attention_c(attn.attention_a(h) * attn.attention_b(h))  # [B, N, 1]
+        logits = self.global_attn(h)  # [B, N, 1]
         return (logits.softmax(dim=1) * h).sum(dim=1)
 
 
