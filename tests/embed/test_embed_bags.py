@@ -256,3 +256,61 @@ def test_usage_errors_of_from_features(
     )
     assert code == 2
     assert "not a readable h5 file" in err
+
+
+def test_zoo_embed_output_folders_are_bags_too(
+    tmp_path: Path,
+    run_cli: CliRunner,
+    manifest_file: Path,
+    write_manifest: ManifestWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each folder that ``zoo embed`` wrote is one slide; its provenance names the encoder."""
+    from safetensors.numpy import load_file
+
+    import zoo
+    from tests.embed.conftest import embed, write_images
+
+    root = manifest_file.parents[1]
+    monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
+    feats = tmp_path / "feats"
+    for i, slide in enumerate(("a", "b")):
+        write_images(tmp_path / "tiles" / slide, 3 + i, seed=i)
+        code, _, err = embed(run_cli, "testing/tiny", [tmp_path / "tiles" / slide], feats / slide)
+        assert code == 0, err
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        "embed", "testing/tiny", "--from-features", feats, "--out", out, "--slide-pool", "mean"
+    )
+    assert code == 0, err
+    got = load_file(str(out / "slide_embeddings.safetensors"))["slide_embeddings"]
+    for row, slide in zip(got, ("a", "b"), strict=True):
+        tiles = zoo.read_embeddings(feats / slide)["embedding"][:]
+        np.testing.assert_allclose(row, tiles.mean(dim=0).numpy(), rtol=1e-6)
+
+    slide = slide_data(pairs_with=["testing/tiny"])
+    slide["input"]["feature_dim"] = 24
+    slide["output"]["embedding_dim"] = 24
+    slide["wrapper"]["arguments"] = {"feature_dim": 24, "head_dim": 8}
+    write_manifest(root, slide)
+    args = ["embed", "testing/tiny_abmil", "--from-features", feats, "--random-init"]
+    code, _, err = run_cli(*args, "--out", tmp_path / "o1")
+    assert code == 2
+    assert "does not say the tiles' scale; it takes tiles at 0.5 mpp" in " ".join(err.split())
+    code, _, err = run_cli(*args, "--out", tmp_path / "o2", "--no-pairing-check")
+    assert code == 0, err
+    code, _, err = run_cli(
+        "embed",
+        "pathology/mahmood_uni",
+        "--from-features",
+        feats,
+        "--out",
+        tmp_path / "o3",
+        "--slide-pool",
+        "max",
+    )
+    assert code == 2
+    assert (
+        "holds 24-d tile features; it takes 1024-d features of pathology/mahmood_uni"
+        in " ".join(err.split())
+    )
