@@ -136,3 +136,15 @@ def test_a_checkpoint_loads_strictly(kit: Kit) -> None:
     with pytest.raises(CheckpointMismatchError, match=r"branching_layers\.0\.weight"):
         kit.load(slide_data(checkpoint={"path": str(broken)}))
     assert copy.deepcopy(data)["checkpoint"]["path"] == str(path)
+
+
+def test_zoo_load_runs_a_slide_encoder_on_a_random_bag(run_cli: Any) -> None:
+    import json
+
+    code, out, err = run_cli(
+        "load", "pathology/mahmood_feather_uni", "--random-init", "--json", "--batch", "2"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["input_shape"] == [2, 16, 1024]
+    assert data["embedding_shape"] == [2, 512]
