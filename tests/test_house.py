@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("zoo.weights",),
     ("zoo.loading", "zoo.nn"),
     ("zoo.embed",),
-    ("zoo.compat", "zoo.scaffold", "zoo.site"),
+    ("zoo.compat", "zoo.scaffold", "zoo.site", "zoo.verify"),
     ("zoo.cli", "zoo.__main__"),
 ]
 #: The arrows up the house that are allowed, each for its reason: ``Catalog().load(name)``, the

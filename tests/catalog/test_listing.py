@@ -328,3 +328,11 @@ def test_catalog_path_change_uses_another_index(
 
 def test_wrapper_types_match_the_manifest_format() -> None:
     assert listing.WRAPPER_TYPES == WRAPPER_TYPES
+
+
+def test_the_listing_index_is_stamped_with_the_code_that_makes_it() -> None:
+    # An edit to zoo/catalog/*.py or zoo/manifest/*.py must invalidate a stored index.
+    from zoo.catalog import listing
+
+    stamped = {entry[0].partition("/")[0] for entry in listing._code_stamp()}
+    assert stamped == {"catalog", "manifest", "text.py"}

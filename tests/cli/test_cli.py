@@ -15,6 +15,12 @@ from zoo.errors import ModelNotFoundError
 from zoo.manifest import Manifest
 
 #: One problem line of `zoo validate`: file:line:col: path: message [severity]
+#: The pathology entry's scale: `zoo list` and `zoo show` print it.
+CLI_MPP = {
+    "value": 0.5,
+    "basis": "inferred",
+    "source": "TRIDENT runs it at --mag 20 (cli fixture).",
+}
 PROBLEM_LINE = re.compile(
     r"^(?P<file>\S+\.yaml):(?P<line>\d+):(?P<col>\d+): (?P<path>[\w.\[\]]+): (?P<msg>.+) "
     r"\[(?P<tag>error|warning)\]$"
@@ -37,6 +43,7 @@ def catalog_root(
     closed = tiny_manifest_data("pathology/histo_vit", tags=["pathology", "vit"], gated=True)
     closed["license"] = {"id": "CC-BY-NC-4.0", "commercial": False}
     closed["checkpoint"] = {"hf": {"repo": "example-org/histo", "filename": "model.safetensors"}}
+    closed["input"] = {**closed["input"], "mpp": CLI_MPP}
     write_manifest(root, closed)
     monkeypatch.setattr("zoo.catalog.roots.bundled_root", lambda: root)
     return root
@@ -60,7 +67,7 @@ def test_list_table(run_cli: CliRunner, catalog_root: Path) -> None:
     }
     assert list(rows) == ["pathology/histo_vit", "vision/vit_small"]
     assert [c for c in rows["vision/vit_small"] if c not in "│┃"] == [
-        "vision/vit_small", "image", "timm", "none", "384", "224x224", "Apache-2.0", "no",
+        "vision/vit_small", "image", "timm", "none", "384", "224x224", "-", "Apache-2.0", "no",
     ]  # fmt: skip
     assert "hf" in rows["pathology/histo_vit"]
     assert "yes" in rows["pathology/histo_vit"]

@@ -125,6 +125,7 @@ def test_list_keeps_every_name_whole(
             "weights",
             "dim",
             "input",
+            "mpp",
             "license",
             "gated",
         ]

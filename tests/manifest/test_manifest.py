@@ -441,6 +441,8 @@ def test_group_source_and_summary(tiny_manifest_data: ManifestFactory) -> None:
         "source": "none",
         "embedding_dim": 384,
         "input_size": [224, 224],
+        "mpp": None,
+        "mpp_basis": None,
         "pooling": "cls",
         "prefix_tokens": 1,
         "patch_size": 16,

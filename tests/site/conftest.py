@@ -12,6 +12,12 @@ from tests.conftest import ManifestFactory, ManifestWriter
 #: A revision and a sha256 in the format's shapes (made up: no file is ever fetched).
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 SHA = "ab" * 32
+#: The pathology entry's scale: the page and the index show it.
+SITE_MPP = {
+    "value": 0.5,
+    "basis": "stated",
+    "source": "The authors' card: tiles at 0.5 microns per pixel (site fixture).",
+}
 #: Text that would run or break out of its element if a page did not escape it.
 HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -41,6 +47,7 @@ def site_root(
     closed["license"] = {"id": "CC-BY-NC-4.0", "commercial": False, "url": "https://example.org/l"}
     closed["checkpoint"] = _hf("example-org/histo")
     closed["metrics"] = {"params_m": 304.0}
+    closed["input"] = {**closed["input"], "mpp": SITE_MPP}
     closed["output"] = {**closed["output"], "embedding_dim": 1024, "feature_dim": 1024}
     closed["wrapper"]["kwargs"] = {"img_size": 224, "embed_dim": 1024}
     write_manifest(root, closed)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import CliRunner
-from tests.site.conftest import HOSTILE, REVISION, SHA
+from tests.site.conftest import HOSTILE, REVISION, SHA, SITE_MPP
 from zoo.catalog._yaml import field_lines
 from zoo.catalog.reader import Catalog
 from zoo.catalog.roots import bundled_root
@@ -135,6 +136,8 @@ def test_index_rows_carry_the_filtered_facts(site: Path) -> None:
         "pm": 304.0,
         "i": "224\N{MULTIPLICATION SIGN}224",
         "ia": 224 * 224,
+        "mp": 0.5,
+        "mb": "stated",
         "src": "hf",
         "rv": True,
         "sh": True,
@@ -345,3 +348,16 @@ def test_out_is_required(run_cli: CliRunner) -> None:
     code, _, stderr = run_cli("site")
     assert code == 2
     assert "Missing option '--out'" in stderr
+
+
+def test_mpp_on_the_page_and_in_the_index(site: Path) -> None:
+    page = page_of(site, "pathology/histo_vit")
+    for shown in ("input.mpp.value", "input.mpp.basis", "input.mpp.source"):
+        assert shown in page
+    assert escape(str(SITE_MPP["source"])) in page
+    index = (site / "index.html").read_text(encoding="utf-8")
+    heads = [a.get("data-key") for tag, a in parse(index).tags if tag == "th"]
+    assert "mp" in heads
+    rows = {r["n"]: r for r in _index_data(index)["rows"]}
+    assert rows["other/resnet_fn"]["mp"] is None  # no scale: a dash, sorted last
+    assert '<span title="stated by the authors">0.5</span>' in index

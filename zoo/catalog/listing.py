@@ -45,7 +45,7 @@ WRAPPER_TYPES: tuple[str, ...] = (
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: The modules whose code decides the summaries (relative to the package).
-_CODE = ("catalogue", "manifest", "text.py")
+_CODE = ("catalog", "manifest", "text.py")
 
 Row = dict[str, Any]
 FileStat = list[Any]  # [path, size, mtime_ns]

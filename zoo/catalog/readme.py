@@ -14,7 +14,18 @@ END = "<!-- catalog-table:end -->"
 
 
 #: Column headers, kept short; :data:`LEGEND` explains them.
-HEADER = ("name", "wrapper", "weights", "dim", "pooling", "license", "comm.", "gated", "also in")
+HEADER = (
+    "name",
+    "wrapper",
+    "weights",
+    "dim",
+    "mpp",
+    "pooling",
+    "license",
+    "comm.",
+    "gated",
+    "also in",
+)
 
 
 def _legend() -> str:
@@ -23,6 +34,9 @@ def _legend() -> str:
         "*wrapper*: the library that builds the network; *weights*: where they are fetched from "
         "(`hf` the Hugging Face Hub, `url` a download, `local` a file, `timm` timm's registry, `none` random "
         "initialization); *dim*: the embedding width, made by *pooling* (see the output contract); "
+        "*mpp*: the microns per pixel of a pathology encoder's tiles (`input.mpp`; `~` marks a "
+        "value inferred from a magnification or a toolkit's default rather than stated by the "
+        "authors; empty: not stated, see the manifest's `known_gaps`); "
         "*comm.*: commercial use allowed by the license; *gated*: the weights need an access "
         f"token; *also in*: other toolkits that list the same embedding under a name of their own "
         f"({kits}; TRIDENT's, LazySlide's and STAMP's names are aliases such as `trident/uni_v1`, "
@@ -40,7 +54,7 @@ def catalog_table(catalog: Catalog | None = None) -> str:
     catalog = catalog or Catalog([bundled_root()])
     lines = [
         "| " + " | ".join(HEADER) + " |",
-        "|---|---|---|---:|---|---|---|---|---|",
+        "|---|---|---|---:|---:|---|---|---|---|---|",
     ]
     slides = []
     for m in catalog.list():
@@ -50,8 +64,10 @@ def catalog_table(catalog: Catalog | None = None) -> str:
         lic = m.license.id if m.license else "?"
         commercial = "?" if m.license is None else ("yes" if m.license.commercial else "no")
         also = " ".join(k.mark for k in listed_by(m))
+        mpp = getattr(m.input, "mpp", None)
         lines.append(
             f"| `{m.name}` | {m.wrapper.type} | {m.source} | {m.output.embedding_dim} | "
+            f"{mpp.short if mpp else ''} | "
             f"{m.output.pooling} | {lic} | {commercial} | {'yes' if m.gated else 'no'} | {also} |"
         )
     return "\n".join([*lines, "", *_slide_table(slides), LEGEND])

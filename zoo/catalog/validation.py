@@ -12,7 +12,7 @@ from zoo.catalog.pairing import pairing_problems
 from zoo.catalog.parse import parse_manifest, read_bytes, read_manifest
 from zoo.catalog.roots import default_roots, manifest_files, manifest_relative
 from zoo.errors import ManifestError
-from zoo.manifest import Manifest
+from zoo.manifest import InputSpec, Manifest
 from zoo.problems import Problem
 
 WARNING = "warning"
@@ -103,6 +103,16 @@ def advice(m: Manifest) -> list[Problem]:
         found.append(
             _warn(m, "paper", "no paper: cite the publication (or the model card)", "no_paper")
         )
+    if _needs_mpp(m):
+        found.append(
+            _warn(
+                m,
+                "input.mpp",
+                "no input.mpp: say at how many microns per pixel the tiles were (the authors' "
+                "model card, paper or repository), or declare the gap with the sources checked",
+                "no_mpp",
+            )
+        )
     wrapper = m.wrapper
     if getattr(wrapper, "type", "") == "torchhub" and getattr(wrapper, "source", "") == "local":
         repo = str(getattr(wrapper, "repo", ""))
@@ -127,6 +137,16 @@ def advice(m: Manifest) -> list[Problem]:
                 )
             )
     return found
+
+
+def _needs_mpp(m: Manifest) -> bool:
+    """A pathology tile encoder (2-D image input) with weights that does not state its scale."""
+    return (
+        "pathology" in m.tags
+        and m.checkpoint is not None
+        and isinstance(m.input, InputSpec)
+        and m.input.mpp is None
+    )
 
 
 def known_gaps(m: Manifest, advised: list[Problem]) -> list[Problem]:

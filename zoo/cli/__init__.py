@@ -31,6 +31,7 @@ class _LazyGroup(click.Group):
         "pull": "zoo.cli._fetch:pull_command",
         "doctor": "zoo.cli._fetch:doctor_command",
         "site": "zoo.cli._site:site_command",
+        "verify": "zoo.cli._verify:verify_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -18,6 +18,7 @@ LIST_COLUMNS = [
     ("source", "weights"),
     ("embedding_dim", "dim"),
     ("input_size", "input"),
+    ("mpp", "mpp"),
     ("license", "license"),
     ("gated", "gated"),
 ]
@@ -80,7 +81,7 @@ def list_command(
         rows,
         LIST_COLUMNS,
         empty="no model matches",
-        optional=("source", "wrapper"),
+        optional=("mpp", "source", "wrapper"),
         prose=("license",),
     )
     if problems:
@@ -153,6 +154,8 @@ def _timm_row() -> dict[str, object]:
         "source": f"timm {version or ''}".strip(),
         "embedding_dim": None,
         "input_size": None,
+        "mpp": None,
+        "mpp_basis": None,
         "license": what,
         "gated": None,
     }

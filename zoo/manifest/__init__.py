@@ -7,11 +7,11 @@ from zoo.manifest._models import (
     InputSpec,
     License,
     Manifest,
-    Mpp,
     OutputSpec,
     Paper,
     Precision,
 )
+from zoo.manifest._scale import Mpp
 from zoo.manifest._schema import schema_text
 from zoo.manifest._tiles import TilesInputSpec
 from zoo.manifest._volume import Intensity, VolumeGrid, VolumeInputSpec

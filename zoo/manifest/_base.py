@@ -142,7 +142,7 @@ Requirement = Annotated[
     ),
 ]
 #: The validation warnings a manifest may declare as known gaps (``known_gaps``).
-GapField = Literal["checkpoint.sha256", "checkpoint.hf.revision", "paper"]
+GapField = Literal["checkpoint.sha256", "checkpoint.hf.revision", "paper", "input.mpp"]
 #: Why a gap cannot be closed: a sentence, with the source that was checked.
 Reason = Annotated[str, StringConstraints(min_length=20, strip_whitespace=True)]
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-.+]*$", max_length=64)]
@@ -166,16 +166,3 @@ class FieldError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
-
-
-class Mpp(StrictModel):
-    """The physical scale of the tiles an encoder was trained on (microns per pixel)."""
-
-    value: PositiveNumber
-    """Microns per pixel (0.5 is 20x, 0.25 is 40x, 1.0 is 10x)."""
-    basis: Literal["stated", "inferred"]
-    """`stated`: the authors say it (cite where in `source`); `inferred`: derived from what they
-    say (the magnification, the tile size in microns), with the reasoning in `source`."""
-    source: NonEmptyStr
-    """Where the value comes from: the URL (and commit) with the authors' words, or the
-    inference."""

@@ -19,7 +19,6 @@ from zoo.manifest._base import (
     Fraction,
     GapField,
     ModelName,
-    Mpp,
     NonEmptyStr,
     NonNegativeInteger,
     Number,
@@ -32,6 +31,7 @@ from zoo.manifest._base import (
     Tag,
 )
 from zoo.manifest._checkpoint import Checkpoint, Remap, Source
+from zoo.manifest._scale import Mpp
 from zoo.manifest._tiles import PairsWith, TilesInputSpec, input_kind, input_schema, tiles_problems
 from zoo.manifest._volume import VolumeGrid, VolumeInputSpec, volume_problems
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
@@ -322,8 +322,6 @@ class Manifest(StrictModel):
                 f"a {wrapper.type} wrapper loads one weights file: set checkpoint.hf.filename "
                 "(only a transformers wrapper takes a whole repository)",
             )
-        for loc, message in tiles_problems(self):
-            raise FieldError(loc, message)
         if isinstance(wrapper, TimmWrapper) and not isinstance(self.input, TilesInputSpec):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:
@@ -332,7 +330,7 @@ class Manifest(StrictModel):
                     f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
                     "channels (one mean/std value per channel)",
                 )
-        for loc, message in volume_problems(self):
+        for loc, message in volume_problems(self) + tiles_problems(self):
             raise FieldError(loc, message)
         if self.same_weights_as == self.name:
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
@@ -387,6 +385,8 @@ class Manifest(StrictModel):
             "embedding_dim": self.output.embedding_dim,
             "kind": input_kind(self.input),
             "input_size": list(self.input.size) if hasattr(self.input, "size") else None,
+            "mpp": mpp.value if (mpp := getattr(self.input, "mpp", None)) else None,
+            "mpp_basis": mpp.basis if mpp else None,
             "pooling": self.output.pooling,
             "prefix_tokens": self.output.prefix_tokens,
             "patch_size": self.output.patch_size,

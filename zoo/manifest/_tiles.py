@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from zoo.manifest._base import ModelName, Mpp, PositiveInteger, StrictModel
+from zoo.manifest._base import ModelName, PositiveInteger, StrictModel
+from zoo.manifest._scale import Mpp
 
 #: At most this many entries in ``pairs_with``.
 MAX_PAIRS = 32

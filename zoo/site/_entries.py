@@ -92,6 +92,8 @@ def index_row(m: Manifest) -> dict[str, Any]:
         "pm": params_m(m),
         "i": shown,
         "ia": area,
+        "mp": summary["mpp"],
+        "mb": summary["mpp_basis"],
         "src": summary["source"],
         "rv": revision(m) is not None,
         "sh": sha256(m) is not None,

@@ -21,6 +21,7 @@ COLUMNS = (
     ("d", "Dim", "d", True),
     ("pm", "Params", "pm", True),
     ("i", "Input", "ia", True),
+    ("mp", "µm/px", "mp", True),
     ("p", "Pooling", "p", False),
     ("l", "Licence", "l", False),
     ("c", "Commercial", "c", False),
@@ -55,6 +56,15 @@ def count_text(matched: int, shown: int, total: int) -> str:
     return f"{matched} of {total} models match; showing the first {shown}"
 
 
+def _mpp(value: float | None, basis: str | None) -> str:
+    """The microns per pixel cell: ``~`` marks a value inferred rather than stated."""
+    if value is None:
+        return '<span class="muted">—</span>'
+    if basis == "stated":
+        return f'<span title="stated by the authors">{value:g}</span>'
+    return f'<span title="inferred, not stated by the authors">~{value:g}</span>'
+
+
 def _row(row: dict[str, Any], href: str, hidden: bool) -> str:
     params = f"{row['pm']:g}M" if row["pm"] is not None else '<span class="muted">—</span>'
     pins = []
@@ -66,12 +76,14 @@ def _row(row: dict[str, Any], href: str, hidden: bool) -> str:
     gated = (
         '<span class="flag flag-no">gated</span>' if row["gt"] else '<span class="muted">no</span>'
     )
+    mpp = _mpp(row["mp"], row["mb"])
     licence = esc(row["l"]) if row["l"] else '<span class="muted">not stated</span>'
     return (
         f'<tr{" hidden" if hidden else ""}><th scope="row"><a href="{esc(href)}"><span class="grp">{esc(group)}/</span>'
         f"{esc(stem)}</a></th><td>{esc(row['w'])}</td>"
         f'<td class="num">{esc(row["d"])}</td><td class="num">{params}</td>'
-        f'<td class="num">{esc(row["i"])}</td><td>{esc(row["p"])}</td><td>{licence}</td>'
+        f'<td class="num">{esc(row["i"])}</td><td class="num">{mpp}</td>'
+        f"<td>{esc(row['p'])}</td><td>{licence}</td>"
         f"<td>{_yes_no(row['c'])}</td><td>{gated}</td>"
         f"<td>{esc(row['src'])} {' '.join(pins)}</td></tr>"
     )

@@ -24,7 +24,7 @@ from zoo.catalog.roots import inside
 from zoo.errors import IntegrityError, MirrorError, WeightsNotAvailableError, ZooError
 from zoo.manifest import HfLocation, Manifest
 from zoo.weights.locations import Context, hf_file, url_file
-from zoo.weights.sources import WeightsFile, source_of
+from zoo.weights.sources import Source, WeightsFile, source_of
 from zoo.weights.transport import integrity, mirror
 from zoo.weights.transport.mirror import LOCK_NAME, LockEntry
 
@@ -94,6 +94,12 @@ def _entry(manifest: Manifest, f: WeightsFile) -> Pulled:
         ),
         f.path,
     )
+
+
+def files_pulled(manifest: Manifest, source: Source, main: Path) -> list[Pulled]:
+    """The files of a checkpoint already at ``main`` (made elsewhere, e.g. by ``zoo verify``), as
+    a pull records them."""
+    return [_entry(manifest, f) for f in source.records(main)]
 
 
 def files_of(manifest: Manifest) -> list[Pulled]:

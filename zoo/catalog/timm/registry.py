@@ -112,6 +112,8 @@ def summary(name: str) -> dict[str, Any]:
         "source": "timm" if weights != "none" else "none",
         "embedding_dim": dims.get("embedding_dim"),
         "input_size": size,
+        "mpp": None,
+        "mpp_basis": None,
         "license": lic[0] if lic else (cfg.get("license") or None),
         "commercial": lic[1] if lic else None,
         "gated": False,
@@ -255,6 +257,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "crop_mode": inp["crop_mode"],
             "pad_fill": "mean",
             "dynamic_size": False,
+            "mpp": None,
         },
         "output": {
             "embedding_dim": data["output"]["embedding_dim"],

@@ -170,6 +170,11 @@ class Source:
             found += [self._side_record(rel, path, main) for rel, path in self.side_files(main)]
         return found
 
+    def records(self, main: Path) -> list[WeightsFile]:
+        """The records of the checkpoint's files already at ``main`` (a file, or a repository's
+        folder), each checked against the declared sha256: what a mirror lists for them."""
+        return self._files(main)
+
     def _files(self, main: Path) -> list[WeightsFile]:
         raise NotImplementedError
 

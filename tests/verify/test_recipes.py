@@ -1,0 +1,22 @@
+"""Every reference recipe against its entry, with random weights in the authors' layout.
+
+One test per entry with a recipe (the CI mode of ``zoo verify --random-weights``): the recipe
+builds the authors' network, the weights are written as the authors released them and served
+to ``zoo.load`` from a local mirror, and both run on the bundled tissue images.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from zoo.verify.recipe import recipes
+from zoo.verify.run import verify
+
+NAMES = sorted(recipes())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.usefixtures("with_timm_index")
+def test_entry_matches_its_recipe(name: str) -> None:
+    result = verify(name, random_weights=True)
+    assert result.ok, result.row()
