@@ -14,7 +14,7 @@ import zoo
 from zoo.catalog.toolkits import eva_entry
 
 TABLES = Path(__file__).resolve().parents[1] / "data" / "aliases"
-NAMESPACED = ("trident", "lazyslide")
+NAMESPACED = ("trident", "lazyslide", "stamp")
 
 
 def _table(tool: str) -> dict[str, Any]:
@@ -23,7 +23,8 @@ def _table(tool: str) -> dict[str, Any]:
 
 
 def _rows(tool: str) -> list[tuple[str, dict[str, Any]]]:
-    return sorted(_table(tool)["names"].items())
+    table = _table(tool)
+    return sorted({**table["names"], **table.get("slide_encoders", {})}.items())
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def test_list_table(run_cli: CliRunner, catalog_root: Path) -> None:
     assert err == ""
     lines = out.splitlines()
     header = next(line for line in lines if line.lstrip().startswith("name"))
-    for column in ("name", "wrapper", "weights", "dim", "input", "license", "gated"):
+    for column in ("name", "kind", "wrapper", "weights", "dim", "input", "license", "gated"):
         assert column in header
     rows = {
         line.split()[0]: line.split()
@@ -67,7 +67,7 @@ def test_list_table(run_cli: CliRunner, catalog_root: Path) -> None:
     }
     assert list(rows) == ["pathology/histo_vit", "vision/vit_small"]
     assert [c for c in rows["vision/vit_small"] if c not in "│┃"] == [
-        "vision/vit_small", "timm", "none", "384", "224x224", "-", "Apache-2.0", "no",
+        "vision/vit_small", "image", "timm", "none", "384", "224x224", "-", "Apache-2.0", "no",
     ]  # fmt: skip
     assert "hf" in rows["pathology/histo_vit"]
     assert "yes" in rows["pathology/histo_vit"]

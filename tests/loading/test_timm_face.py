@@ -72,6 +72,12 @@ def test_timm_recipe_gives_the_manifests_preprocessing(name: str) -> None:
     if getattr(model.manifest.input, "kind", "image") == "volume":  # no 2-D recipe: see below
         _check_volume(model)
         return
+    if getattr(model.manifest.input, "kind", "image") == "tiles":  # a slide encoder: no pixels
+        with pytest.raises(zoo.errors.UsageError, match="takes tile features, not images"):
+            zoo.transforms(name)
+        assert model.pretrained_cfg["input_size"] == (model.manifest.input.feature_dim,)
+        assert model.num_features == model.manifest.output.embedding_dim
+        return
     _same_preprocessing(model, zoo.transforms(name))
     cfg = model.pretrained_cfg
     spec = model.manifest.input

@@ -217,3 +217,33 @@ def test_conch_v15_layout_has_no_projection(kit: Kit) -> None:
         model(torch.zeros(1, 3, 32, 32, device="meta"))
     with pytest.raises(ValueError, match="layout must be"):
         pooled_tower("vit_tiny_patch16_224", TRUNK, dim=24, layout="other")  # type: ignore[arg-type]
+
+
+def test_chief_ctranspath_checkpoint_loads_strictly_through_the_entry(kit: Kit) -> None:
+    """CHIEF_CTransPath.pth: the same timm 0.5.4 layout, pickled under ``model`` (CHIEF's README
+    loads ``td['model']`` strictly; TRIDENT with ``weights_only=True``); the entry's checkpoint
+    block (format and key) is used unchanged but for the file's location."""
+    import zoo
+
+    torch.manual_seed(1)
+    source = _swin()
+    state = _old_swin_layout(source.state_dict(), source)
+    torch.save({"model": state}, kit.folder / "CHIEF_CTransPath.pth")
+    ckpt = zoo.Catalog().get("pathology/chief_ctranspath").checkpoint
+    assert ckpt is not None
+    block = ckpt.model_dump(mode="json", exclude={"url", "sha256", "hf", "timm", "path"})
+    data = kit.manifest(
+        {"type": "timm", "architecture": "swin_tiny_patch4_window7_224", "kwargs": SWIN},
+        {
+            "embedding_dim": 128,
+            "pooling": "pooler",
+            "feature_levels": 4,
+            "feature_dim": [16, 32, 64, 128],
+        },
+        checkpoint={"path": "CHIEF_CTransPath.pth", **block},
+        size=(224, 224),
+    )
+    model = kit.load(data)
+    x = kit.image(size=(224, 224))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), source(x))

@@ -33,13 +33,8 @@ from zoo.manifest._base import (
 )
 from zoo.manifest._checkpoint import Checkpoint, Remap, Source
 from zoo.manifest._scale import Mpp
-from zoo.manifest._volume import (
-    VolumeGrid,
-    VolumeInputSpec,
-    input_kind,
-    input_schema,
-    volume_problems,
-)
+from zoo.manifest._tiles import PairsWith, TilesInputSpec, input_kind, input_schema, tiles_problems
+from zoo.manifest._volume import VolumeGrid, VolumeInputSpec, volume_problems
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
 from zoo.text import first_refusal
 
@@ -196,9 +191,8 @@ class Manifest(StrictModel):
     name: ModelName
     """`<group>/<name>`; equal to the file's path under its catalogue root, minus `.yaml`."""
     aliases: Aliases = []
-    """Other names that resolve to this entry: the names other libraries use, namespaced by the
-    library (`trident/uni_v1`, `lazyslide/uni`), or bare where that library's users type bare
-    names (mmpretrain's model names); at most 32."""
+    """Other names for this entry: other libraries' names, namespaced (`trident/uni_v1`) or bare
+    where that library's users type bare names (mmpretrain's model names); at most 32."""
     description: Description = ""
     """What the model is, what it was trained on and which embedding this entry returns
     (at most 8,000 characters)."""
@@ -220,18 +214,23 @@ class Manifest(StrictModel):
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
     input: Annotated[
-        Annotated[InputSpec, UnionTag("image")] | Annotated[VolumeInputSpec, UnionTag("volume")],
+        Annotated[InputSpec, UnionTag("image")]
+        | Annotated[VolumeInputSpec, UnionTag("volume")]
+        | Annotated[TilesInputSpec, UnionTag("tiles")],
         Discriminator(input_kind),
         Field(json_schema_extra=input_schema),
     ]
-    """Input size and preprocessing: an image (`[C, H, W]`), or a volume (`kind: volume`,
-    `[C, D, H, W]`)."""
+    """Input size and preprocessing: an image (`[C, H, W]`), a volume (`kind: volume`,
+    `[C, D, H, W]`), or a slide encoder's bag of tile features (`kind: tiles`, `[N, D]`)."""
     output: OutputSpec
     """The output contract."""
     precision: Precision = Precision()
     """Default and safe dtypes."""
     metrics: Metrics = {}
     """Figures: `params` (the built network's, checked by `--build`), `imagenet_top1`, ..."""
+    pairs_with: PairsWith = []
+    """Slide encoders (`input.kind: tiles`): the patch-encoder entries whose features it takes,
+    each the exact entry (pooling included) whose `output.embedding_dim` is `input.feature_dim`."""
     same_weights_as: ModelName | None = None
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
     known_gaps: dict[GapField, Reason] = {}
@@ -323,7 +322,7 @@ class Manifest(StrictModel):
                 f"a {wrapper.type} wrapper loads one weights file: set checkpoint.hf.filename "
                 "(only a transformers wrapper takes a whole repository)",
             )
-        if isinstance(wrapper, TimmWrapper):
+        if isinstance(wrapper, TimmWrapper) and not isinstance(self.input, TilesInputSpec):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:
                 raise FieldError(
@@ -331,7 +330,7 @@ class Manifest(StrictModel):
                     f"wrapper.kwargs.in_chans is {in_chans} but input has {self.input.in_chans} "
                     "channels (one mean/std value per channel)",
                 )
-        for loc, message in volume_problems(self):
+        for loc, message in volume_problems(self) + tiles_problems(self):
             raise FieldError(loc, message)
         if self.same_weights_as == self.name:
             raise FieldError(("same_weights_as",), "same_weights_as names this entry itself")
@@ -384,7 +383,8 @@ class Manifest(StrictModel):
             "wrapper": self.wrapper.type,
             "source": self.source,
             "embedding_dim": self.output.embedding_dim,
-            "input_size": list(self.input.size),
+            "kind": input_kind(self.input),
+            "input_size": list(self.input.size) if hasattr(self.input, "size") else None,
             "mpp": mpp.value if (mpp := getattr(self.input, "mpp", None)) else None,
             "mpp_basis": mpp.basis if mpp else None,
             "pooling": self.output.pooling,
@@ -396,4 +396,5 @@ class Manifest(StrictModel):
             "tags": list(self.tags),
             "aliases": list(self.aliases),
             "same_weights_as": self.same_weights_as,
+            "pairs_with": list(self.pairs_with),
         }

@@ -1,0 +1,21 @@
+"""Slide encoders: zoo's blocks that turn a bag of tile features into one slide embedding.
+
+The contract every module here keeps (a manifest with ``input.kind: tiles`` names a builder of
+this package as its ``function`` wrapper's ``path``):
+
+- ``forward(features, coords=None, patch_size_level0=None) -> Tensor[B, E]``: ``features`` is
+  ``[B, N, D]`` (``D`` = the manifest's ``input.feature_dim``), ``coords`` the tiles' level-0
+  pixel ``(x, y)`` ``[B, N, 2]`` (``None`` where the encoder does not read them,
+  ``input.coords: unused``), ``patch_size_level0`` the tile size in level-0 pixels; ``E`` is the
+  manifest's ``output.embedding_dim``.
+- ``state_dict()`` keys are the authors' released checkpoint keys (or reached from them with the
+  manifest's ``checkpoint.key`` / ``remap``), so the checkpoint loads strictly.
+
+:class:`zoo.loading.tiles.TilesModel` checks the bag (width, coordinates) before calling it.
+"""
+
+from zoo.nn.slide.abmil import AbmilSlide, abmil
+from zoo.nn.slide.chief import ChiefSlide, chief
+from zoo.nn.slide.feather import FeatherSlide, feather
+
+__all__ = ["AbmilSlide", "ChiefSlide", "FeatherSlide", "abmil", "chief", "feather"]
