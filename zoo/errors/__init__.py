@@ -19,6 +19,7 @@ from zoo.errors._inputs import (
     ImageSizeError,
     ImageValueError,
     OutputWriteError,
+    TileBagError,
     VolumeSizeError,
     VolumeValueError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "RegistryLookupError",
     "SiteOutputError",
     "TagNotFoundError",
+    "TileBagError",
     "TrustError",
     "UsageError",
     "VolumeSizeError",

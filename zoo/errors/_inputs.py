@@ -25,6 +25,12 @@ class VolumeValueError(UsageError):
     """A volume holds NaN or inf; ``zoo embed`` skips and counts it."""
 
 
+class TileBagError(UsageError):
+    """A bag of tile features (and coordinates) that a slide encoder cannot take: the wrong
+    shape or width, NaN or inf, coordinates missing where the encoder places tiles on a grid,
+    or tiles outside the grid the encoder was trained with."""
+
+
 class OutputWriteError(ZooError, OSError):
     """zoo could not write into an output folder (``zoo embed --out``, ``zoo site --out``): the
     disk is full, the folder is read-only or a parent is a file, or a link is in the way.
