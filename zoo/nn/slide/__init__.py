@@ -7,6 +7,7 @@ checkpoint, so the checkpoint loads strictly. Coordinates are level-0 pixels (a 
 """
 
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
+from zoo.nn.slide.prism import Prism, prism
 from zoo.nn.slide.titan import Titan, titan
 
-__all__ = ["GigaPathSlide", "Titan", "gigapath_slide", "titan"]
+__all__ = ["GigaPathSlide", "Prism", "Titan", "gigapath_slide", "prism", "titan"]
