@@ -17,3 +17,16 @@ def test_the_released_encoders_run_on_meta() -> None:
         got = model(torch.empty(2, 16, width, device="meta"), **bag)
         assert got.shape == (2, out)
         assert got.device.type == "meta"
+
+
+def test_moozy_runs_on_meta() -> None:
+    from zoo.nn.slide import moozy
+
+    with torch.device("meta"):
+        model = moozy()
+    got = model(
+        torch.empty(2, 16, 384, device="meta"),
+        coords=torch.zeros(2, 16, 2, device="meta"),
+        patch_size_level0=224,
+    )
+    assert got.shape == (2, 768)

@@ -7,7 +7,17 @@ checkpoint, so the checkpoint loads strictly. Coordinates are level-0 pixels (a 
 """
 
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
+from zoo.nn.slide.moozy import Moozy, moozy
 from zoo.nn.slide.prism import Prism, prism
 from zoo.nn.slide.titan import Titan, titan
 
-__all__ = ["GigaPathSlide", "Prism", "Titan", "gigapath_slide", "prism", "titan"]
+__all__ = [
+    "GigaPathSlide",
+    "Moozy",
+    "Prism",
+    "Titan",
+    "gigapath_slide",
+    "moozy",
+    "prism",
+    "titan",
+]
