@@ -450,6 +450,8 @@ def test_group_source_and_summary(tiny_manifest_data: ManifestFactory) -> None:
         "tags": ["testing", "vit"],
         "aliases": ["other/vit_s"],
         "same_weights_as": None,
+        "kind": "image",
+        "pairs_with": [],
     }
 
 

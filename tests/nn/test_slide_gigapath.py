@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.nn.slide_reference import GigaPathReference
-from zoo.errors import TileBagError
+from zoo.errors import TilesError
 from zoo.nn.slide import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.gigapath import SEGMENT_LENGTHS, sincos_2d
 
@@ -121,9 +121,9 @@ def test_gigapath_released_configuration() -> None:
 def test_gigapath_refuses_a_slide_wider_than_its_grid() -> None:
     model = gigapath_slide(in_dim=12, embed_dim=32, depth=1, slide_ngrids=40)
     coords = torch.tensor([[[0.0, 0.0], [40 * 256.0, 0.0]]])
-    with pytest.raises(TileBagError, match="40 x 40 grid; this slide spans 41 tiles"):
+    with pytest.raises(TilesError, match="40 x 40 grid; this slide spans 41 tiles"):
         model(torch.ones(1, 2, 12), coords, 256)
-    with pytest.raises(TileBagError, match="give coords"):
+    with pytest.raises(TilesError, match="give coords"):
         model(torch.ones(1, 2, 12), None, 256)
 
 

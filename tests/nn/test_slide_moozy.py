@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from tests.nn.slide_reference import MoozyReference
-from zoo.errors import TileBagError
+from zoo.errors import TilesError
 from zoo.nn.slide import Moozy, moozy
 
 #: (reference arguments, zoo arguments): the default layout shrunk, and the optional parts on.
@@ -86,7 +86,7 @@ def test_moozy_distance_is_in_tile_sides() -> None:
 
 
 def test_moozy_refuses_a_bag_without_coordinates() -> None:
-    with pytest.raises(TileBagError, match="give coords"):
+    with pytest.raises(TilesError, match="give coords"):
         moozy()(torch.zeros(1, 3, 384))
     with pytest.raises(ValueError, match="multiple of n_heads"):
         moozy(d_model=100)

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tests.nn.slide_reference import PrismReference, without_shared_duplicates
-from zoo.errors import TileBagError
+from zoo.errors import TilesError
 from zoo.nn.slide import Prism, prism
 
 TINY = {"context_dim": 20, "latent_dim": 16, "latent_seq": 6, "transformer_depth": 2}
@@ -93,7 +93,7 @@ def test_prism_released_configuration() -> None:
 
 
 def test_prism_refuses_a_bad_bag() -> None:
-    with pytest.raises(TileBagError, match="2560-d tile features"):
+    with pytest.raises(TilesError, match="2560-d tile features"):
         prism()(torch.zeros(1, 3, 1280))
 
 

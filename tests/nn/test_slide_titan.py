@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tests.nn.slide_reference import TitanReference
-from zoo.errors import TileBagError
+from zoo.errors import TilesError
 from zoo.nn.slide import Titan, titan
 from zoo.nn.slide.titan import alibi_slopes
 
@@ -124,5 +124,5 @@ def test_alibi_slopes_of_twelve_heads() -> None:
 def test_titan_refuses_a_bad_bag(
     features: torch.Tensor, coords: torch.Tensor | None, size: int | None, message: str
 ) -> None:
-    with pytest.raises(TileBagError, match=message):
+    with pytest.raises(TilesError, match=message):
         titan(**TINY)(features, coords, size)

@@ -29,6 +29,10 @@ def _message(error: Any) -> str:
         return f"{msg}: YAML read this sha256 as a number; put it in quotes"
     if kind == "extra_forbidden":
         return "unknown key (not part of the manifest format; check the spelling)"
+    if kind == "union_tag_invalid" and error["loc"][:1] == ("input",):
+        return (
+            f"unknown input kind {value.get('kind')!r}: expected image (no kind), volume or tiles"
+        )
     if kind == "union_tag_invalid":
         return f"unknown wrapper type {error['input'].get('type')!r}: expected one of {', '.join(WRAPPER_TYPES)}"
     if kind == "union_tag_not_found":
@@ -43,7 +47,7 @@ def _problems_from(exc: ValidationError, raw: bytes, file: str) -> list[Problem]
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldError):
             loc = (*loc, *cause.loc)
-        if loc[:1] == ("input",) and loc[1:2] in (("image",), ("volume",)):
+        if loc[:1] == ("input",) and loc[1:2] in (("image",), ("volume",), ("tiles",)):
             loc = ("input", *loc[2:])  # the input union's tag is no YAML key (images have no kind)
         line, column = locate(raw, loc)
         path = ".".join(str(p) for p in loc)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from zoo.catalog.pairing import pairing_problems
 from zoo.catalog.parse import parse_manifest, read_bytes, read_manifest
 from zoo.catalog.roots import default_roots, manifest_files, manifest_relative
 from zoo.errors import ManifestError
@@ -177,7 +178,8 @@ def todo_markers(file: str, text: str) -> list[Problem]:
 
 
 def cross_checks(manifests: Sequence[Manifest], weights: WeightsRules) -> list[Problem]:
-    """Problems that only show across files: duplicate names or aliases, undeclared shared weights."""
+    """Problems that only show across files: duplicate names or aliases, undeclared shared weights,
+    slide encoders paired with unknown or mismatched patch encoders (:mod:`zoo.catalog.pairing`)."""
     problems: list[Problem] = []
     claimed: dict[str, Manifest] = {}
     for m in manifests:
@@ -220,7 +222,7 @@ def cross_checks(manifests: Sequence[Manifest], weights: WeightsRules) -> list[P
                     code="duplicate_weights",
                 )
             )
-    return problems
+    return problems + pairing_problems(manifests)
 
 
 def _key(path: str | Path | None) -> Path:

@@ -71,7 +71,7 @@ def load_command(
     """Build NAME, run one forward pass on a random input, and print a summary."""
     from zoo.loading.api import load
     from zoo.loading.indices import parse_out_indices
-    from zoo.manifest import VolumeInputSpec
+    from zoo.manifest import TilesInputSpec, VolumeInputSpec
 
     out = Output(as_json=as_json)
     indices = parse_out_indices(out_indices)
@@ -98,12 +98,22 @@ def load_command(
                 param_hint="--input-size",
             )
         shape: tuple[int, ...] = manifest.input.size
+    elif isinstance(manifest.input, TilesInputSpec):
+        shape = ()
     else:
         shape = size or manifest.input.size
-    x = torch.randn(batch, manifest.input.in_chans, *shape, device=device)
     start = time.perf_counter()
-    with torch.inference_mode():
-        result = model(x)
+    if isinstance(manifest.input, TilesInputSpec):  # a slide encoder: a random bag of tiles
+        from zoo.loading.tiles import check_bag_for_build
+
+        bag = check_bag_for_build(manifest, str(device or "cpu"), batch)
+        x = bag["features"]
+        with torch.inference_mode():
+            result = model(**bag)
+    else:
+        x = torch.randn(batch, manifest.input.in_chans, *shape, device=device)
+        with torch.inference_mode():
+            result = model(x)
     forward_seconds = time.perf_counter() - start
     parameters = sum(p.numel() for p in model.parameters())
     data: dict[str, object] = {

@@ -19,7 +19,7 @@ from zoo.errors._inputs import (
     ImageSizeError,
     ImageValueError,
     OutputWriteError,
-    TileBagError,
+    TilesError,
     VolumeSizeError,
     VolumeValueError,
 )
@@ -78,7 +78,7 @@ __all__ = [
     "RegistryLookupError",
     "SiteOutputError",
     "TagNotFoundError",
-    "TileBagError",
+    "TilesError",
     "TrustError",
     "UsageError",
     "VolumeSizeError",

@@ -1,4 +1,4 @@
-"""Inputs zoo refuses before doing the work: images, volumes, output files."""
+"""Inputs zoo refuses before doing the work: images, volumes, tile features, output files."""
 
 from __future__ import annotations
 
@@ -25,10 +25,19 @@ class VolumeValueError(UsageError):
     """A volume holds NaN or inf; ``zoo embed`` skips and counts it."""
 
 
-class TileBagError(UsageError):
-    """A bag of tile features (and coordinates) that a slide encoder cannot take: the wrong
-    shape or width, NaN or inf, coordinates missing where the encoder places tiles on a grid,
-    or tiles outside the grid the encoder was trained with."""
+class TilesError(UsageError):
+    """A bag of tile features a slide encoder cannot take: the wrong shape or width, no
+    coordinates where it reads them, or features of another patch encoder or scale than it was
+    trained on (``zoo embed --from-features``).
+
+    Attributes:
+        model: The slide encoder's name.
+        expected: What it takes (``768-d features of pathology/mahmood_conch_v15``).
+    """
+
+    def __init__(self, model: str, message: str, expected: str = "") -> None:
+        self.model, self.expected = model, expected
+        super().__init__(f"{model}: {message}")
 
 
 class OutputWriteError(ZooError, OSError):

@@ -15,7 +15,7 @@ import torch
 from zoo.catalog import requirements
 from zoo.catalog.validation import WARNING, Report
 from zoo.errors import ContractError, ZooError
-from zoo.manifest import Manifest, VolumeInputSpec
+from zoo.manifest import Manifest, TilesInputSpec, VolumeInputSpec
 from zoo.problems import Problem
 
 
@@ -40,6 +40,8 @@ def _expected_maps(m: Manifest) -> list[list[int | None]]:
         from zoo.loading.volumes import expected_maps
 
         return expected_maps(m)
+    if isinstance(m.input, TilesInputSpec):
+        return []
     out, (h, w) = m.output, m.input.size
     grid = (h // out.patch_size, w // out.patch_size) if out.patch_size else (None, None)
     dims = (
@@ -81,8 +83,14 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
             model = build_model(
                 m, meta=device == "meta", pretrained=False, trust_remote_code=trust_remote_code
             )
-            x = torch.zeros(1, m.input.in_chans, *m.input.size, device=device)
             with torch.no_grad():
+                if isinstance(m.input, TilesInputSpec):  # a slide encoder: a random bag
+                    from zoo.loading.tiles import check_bag_for_build
+
+                    emb = model(**check_bag_for_build(m, device))
+                    result.embedding_shape, result.device, last = list(emb.shape), device, None
+                    break
+                x = torch.zeros(1, m.input.in_chans, *m.input.size, device=device)
                 emb = model(x)
                 if isinstance(emb, torch.Tensor):
                     result.embedding_shape = list(emb.shape)

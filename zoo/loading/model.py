@@ -16,7 +16,7 @@ from torch import nn
 from zoo.errors import ContractError, UsageError
 from zoo.loading.timm_cfg import GivenTokens, TimmFace
 from zoo.loading.wrappers._base import Adapter
-from zoo.manifest import Manifest, VolumeInputSpec
+from zoo.manifest import Manifest, TilesInputSpec, VolumeInputSpec
 
 
 def tokens_to_map(
@@ -113,6 +113,8 @@ class ZooModel(TimmFace, nn.Module):
 
             check_volume_input(self.manifest, x)
             return x.to(self.dtype) if x.is_floating_point() and x.dtype != self.dtype else x
+        if isinstance(spec, TilesInputSpec):
+            raise UsageError(f"{self.manifest.name} is a slide encoder: call it on tile features")
         if x.ndim != 4:
             raise UsageError(
                 f"{self.manifest.name}: expected a [B, C, H, W] batch, got shape {tuple(x.shape)}"

@@ -14,7 +14,7 @@ from zoo.loading.indices import resolve_out_indices
 from zoo.loading.model import ZooModel
 from zoo.loading.wrappers import WRAPPERS, Adapter, BuildContext
 from zoo.loading.wrappers._base import contract_mismatch
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, TilesInputSpec
 
 
 def parse_dtype(value: str | torch.dtype | None) -> torch.dtype | None:
@@ -131,4 +131,8 @@ def build_model(
     backbone.eval()
     if not meta:
         backbone.to(device=target_device, dtype=target_dtype)
+    if isinstance(manifest.input, TilesInputSpec):  # a slide encoder: zoo.loading.tiles
+        from zoo.loading.tiles import TilesModel
+
+        return TilesModel(backbone, adapter, manifest, out_indices, blocks)
     return ZooModel(backbone, adapter, manifest, out_indices, blocks)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from zoo.errors import ImageSizeError, ImageValueError, require
+from zoo.errors import ImageSizeError, ImageValueError, UsageError, require
 from zoo.manifest import InputSpec, Manifest, VolumeInputSpec
 
 
@@ -179,4 +179,9 @@ def transforms(name_or_manifest: str | Path | Manifest) -> Any:
         from zoo.loading.preprocess_volume import VolumeTransform
 
         return VolumeTransform(manifest)
+    if not isinstance(manifest.input, InputSpec):
+        raise UsageError(
+            f"{manifest.name} is a slide encoder: it takes tile features, not images, so it has no "
+            f"preprocessing; the tiles are prepared by {' or '.join(manifest.pairs_with)}"
+        )
     return EvalTransform(manifest.input)

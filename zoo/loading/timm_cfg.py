@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from zoo.loading.wrappers._base import Adapter
-from zoo.manifest import InputSpec
+from zoo.manifest import InputSpec, TilesInputSpec, VolumeInputSpec
 
 if TYPE_CHECKING:
     import torch
@@ -82,13 +82,18 @@ def pretrained_cfg(manifest: Manifest, base: Mapping[str, Any] | None = None) ->
     cfg.update(
         architecture=architecture or manifest.name,
         tag=ckpt.timm if ckpt is not None else None,
-        input_size=(spec.in_chans, *(int(n) for n in spec.size)),
-        fixed_input_size=not spec.dynamic_size,
         num_classes=0,
         license=manifest.license.id if manifest.license is not None else None,
         description=manifest.description or None,
         zoo_name=manifest.name,
     )
+    if isinstance(spec, TilesInputSpec):  # a slide encoder: no pixels, a bag [N, feature_dim]
+        cfg.update(input_size=(spec.feature_dim,), fixed_input_size=False)
+    else:
+        cfg.update(
+            input_size=(spec.in_chans, *(int(n) for n in spec.size)),
+            fixed_input_size=not spec.dynamic_size,
+        )
     if isinstance(spec, InputSpec):
         cfg.update(
             interpolation=spec.interpolation,
@@ -97,10 +102,10 @@ def pretrained_cfg(manifest: Manifest, base: Mapping[str, Any] | None = None) ->
             mean=tuple(spec.mean),
             std=tuple(spec.std),
         )
-    else:  # a volume: (C, D, H, W); timm's 2-D transforms do not apply, the statistics do
+    else:  # a volume (C, D, H, W) or tiles: timm's 2-D transforms do not apply
         for key in ("interpolation", "crop_pct", "crop_mode", "mean", "std"):
             cfg.pop(key, None)
-        if spec.mean is not None and spec.std is not None:
+        if isinstance(spec, VolumeInputSpec) and spec.mean is not None and spec.std is not None:
             cfg.update(mean=tuple(spec.mean), std=tuple(spec.std))
     if ckpt is not None:
         if ckpt.hf is not None:

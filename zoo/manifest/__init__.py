@@ -13,6 +13,7 @@ from zoo.manifest._models import (
     Precision,
 )
 from zoo.manifest._schema import schema_text
+from zoo.manifest._tiles import TilesInputSpec
 from zoo.manifest._volume import Intensity, VolumeGrid, VolumeInputSpec
 from zoo.manifest._wrappers import (
     OBJECT_KEY,
@@ -50,6 +51,7 @@ __all__ = [
     "Paper",
     "Precision",
     "Remap",
+    "TilesInputSpec",
     "TimmWrapper",
     "TorchHubWrapper",
     "Traits",

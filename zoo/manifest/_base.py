@@ -166,3 +166,16 @@ class FieldError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+class Mpp(StrictModel):
+    """The physical scale of the tiles an encoder was trained on (microns per pixel)."""
+
+    value: PositiveNumber
+    """Microns per pixel (0.5 is 20x, 0.25 is 40x, 1.0 is 10x)."""
+    basis: Literal["stated", "inferred"]
+    """`stated`: the authors say it (cite where in `source`); `inferred`: derived from what they
+    say (the magnification, the tile size in microns), with the reasoning in `source`."""
+    source: NonEmptyStr
+    """Where the value comes from: the URL (and commit) with the authors' words, or the
+    inference."""

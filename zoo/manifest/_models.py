@@ -19,6 +19,7 @@ from zoo.manifest._base import (
     Fraction,
     GapField,
     ModelName,
+    Mpp,
     NonEmptyStr,
     NonNegativeInteger,
     Number,
@@ -31,13 +32,8 @@ from zoo.manifest._base import (
     Tag,
 )
 from zoo.manifest._checkpoint import Checkpoint, Remap, Source
-from zoo.manifest._volume import (
-    VolumeGrid,
-    VolumeInputSpec,
-    input_kind,
-    input_schema,
-    volume_problems,
-)
+from zoo.manifest._tiles import PairsWith, TilesInputSpec, input_kind, input_schema, tiles_problems
+from zoo.manifest._volume import VolumeGrid, VolumeInputSpec, volume_problems
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
 from zoo.text import first_refusal
 
@@ -65,19 +61,6 @@ class Paper(StrictModel):
     """Title of the paper."""
     url: NonEmptyStr | None = None
     """Link to the paper (arXiv, DOI, ...)."""
-
-
-class Mpp(StrictModel):
-    """The physical scale of the tiles an encoder was trained on (microns per pixel)."""
-
-    value: PositiveNumber
-    """Microns per pixel (0.5 is 20x, 0.25 is 40x, 1.0 is 10x)."""
-    basis: Literal["stated", "inferred"]
-    """`stated`: the authors say it (cite where in `source`); `inferred`: derived from what they
-    say (the magnification, the tile size in microns), with the reasoning in `source`."""
-    source: NonEmptyStr
-    """Where the value comes from: the URL (and commit) with the authors' words, or the
-    inference."""
 
 
 class InputSpec(StrictModel):
@@ -231,18 +214,23 @@ class Manifest(StrictModel):
     checkpoint: Checkpoint | None = None
     """Where the weights live; omit for random initialization."""
     input: Annotated[
-        Annotated[InputSpec, UnionTag("image")] | Annotated[VolumeInputSpec, UnionTag("volume")],
+        Annotated[InputSpec, UnionTag("image")]
+        | Annotated[VolumeInputSpec, UnionTag("volume")]
+        | Annotated[TilesInputSpec, UnionTag("tiles")],
         Discriminator(input_kind),
         Field(json_schema_extra=input_schema),
     ]
-    """Input size and preprocessing: an image (`[C, H, W]`), or a volume (`kind: volume`,
-    `[C, D, H, W]`)."""
+    """Input size and preprocessing: an image (`[C, H, W]`), a volume (`kind: volume`,
+    `[C, D, H, W]`), or a slide encoder's bag of tile features (`kind: tiles`, `[N, D]`)."""
     output: OutputSpec
     """The output contract."""
     precision: Precision = Precision()
     """Default and safe dtypes."""
     metrics: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")], Number] = {}
     """Reported figures (`params_m`, `imagenet_top1`, ...), from the model card."""
+    pairs_with: PairsWith = []
+    """Slide encoders (`input.kind: tiles`): the patch-encoder entries whose features it takes,
+    each the exact entry (pooling included) whose `output.embedding_dim` is `input.feature_dim`."""
     same_weights_as: ModelName | None = None
     """Another entry that declares the same weights (e.g. the same model with another pooling)."""
     known_gaps: dict[GapField, Reason] = {}
@@ -334,7 +322,9 @@ class Manifest(StrictModel):
                 f"a {wrapper.type} wrapper loads one weights file: set checkpoint.hf.filename "
                 "(only a transformers wrapper takes a whole repository)",
             )
-        if isinstance(wrapper, TimmWrapper):
+        for loc, message in tiles_problems(self):
+            raise FieldError(loc, message)
+        if isinstance(wrapper, TimmWrapper) and not isinstance(self.input, TilesInputSpec):
             in_chans = wrapper.kwargs.get("in_chans", 3)
             if in_chans != self.input.in_chans:
                 raise FieldError(
@@ -395,7 +385,8 @@ class Manifest(StrictModel):
             "wrapper": self.wrapper.type,
             "source": self.source,
             "embedding_dim": self.output.embedding_dim,
-            "input_size": list(self.input.size),
+            "kind": input_kind(self.input),
+            "input_size": list(self.input.size) if hasattr(self.input, "size") else None,
             "pooling": self.output.pooling,
             "prefix_tokens": self.output.prefix_tokens,
             "patch_size": self.output.patch_size,
@@ -405,4 +396,5 @@ class Manifest(StrictModel):
             "tags": list(self.tags),
             "aliases": list(self.aliases),
             "same_weights_as": self.same_weights_as,
+            "pairs_with": list(self.pairs_with),
         }

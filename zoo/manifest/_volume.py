@@ -116,23 +116,6 @@ class VolumeGrid(StrictModel):
         return (m, m, m) if isinstance(m, int) else m
 
 
-def input_kind(value: Any) -> str:
-    """Which input spec a value is: ``volume`` when it says ``kind: volume``, else ``image``."""
-    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return "volume" if kind == "volume" else "image"
-
-
-def input_schema(schema: dict[str, Any]) -> None:
-    """The JSON Schema of ``input``: the volume spec when ``kind: volume``, else the image spec.
-
-    An if/then/else instead of ``oneOf``, so a validator reports the mistake inside the branch
-    that applies (``input.size``) rather than "not valid under any of the given schemas".
-    """
-    image, volume = schema.pop("oneOf")
-    schema["if"] = {"properties": {"kind": {"const": "volume"}}, "required": ["kind"]}
-    schema["then"], schema["else"] = volume, image
-
-
 def volume_problems(manifest: Any) -> list[tuple[tuple[str, ...], str]]:
     """Cross-field checks of a volume manifest: ``(field path, message)`` for each problem."""
     spec, out, wrapper = manifest.input, manifest.output, manifest.wrapper

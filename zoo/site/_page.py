@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, TilesInputSpec
 from zoo.site import _usage
 from zoo.site._entries import (
     hf_tree_url,
@@ -55,6 +55,8 @@ def _value(fact: Fact, m: Manifest, root: str, known: frozenset[str]) -> str:
     value, path = fact.value, fact.path
     if path == ("same_weights_as",) and isinstance(value, str):
         return _model_link(value, root, known)
+    if path == ("pairs_with",) and isinstance(value, list):
+        return ", ".join(_model_link(str(v), root, known) for v in value)
     if path == ("aliases",) and isinstance(value, list):
         return ", ".join(code(v) for v in value)
     if path == ("output", "pooling") and isinstance(value, str):
@@ -140,17 +142,26 @@ def _small(text: str) -> str:
     return f'<span class="small muted">{esc(text)}</span>' if text else ""
 
 
-def _glance(m: Manifest) -> str:
+def _input(m: Manifest) -> str:
+    spec = m.input
+    if isinstance(spec, TilesInputSpec):
+        coords = "reads tile coordinates" if spec.coords == "required" else "ignores coordinates"
+        return esc(
+            f"{spec.feature_dim}-d tile features, {spec.tile_size} px tiles at {spec.mpp.value:g} mpp"
+        ) + _small(coords)
+    return esc(size_text(spec.size)) + _small("other sizes allowed" if spec.dynamic_size else "")
+
+
+def _glance(m: Manifest, root: str = "", known: frozenset[str] = frozenset()) -> str:
     lic = m.license
     items: list[tuple[str, str]] = [
         ("Embedding", f"{m.output.embedding_dim}-d"),
         ("Pooling", f"{esc(m.output.pooling)}{_small(POOLING_SHORT.get(m.output.pooling, ''))}"),
-        (
-            "Input",
-            esc(size_text(m.input.size))
-            + _small("other sizes allowed" if m.input.dynamic_size else ""),
-        ),
+        ("Input", _input(m)),
     ]
+    if m.pairs_with:
+        links = ", ".join(_model_link(n, root, known) for n in m.pairs_with)
+        items.append(("Takes features of", links))
     if m.output.patch_size:
         items.append(("Patch size", esc(m.output.patch_size)))
     pm = params_m(m)
@@ -223,7 +234,7 @@ def render_page(item: PageInput) -> str:
         f"<h1>{esc(m.name)}</h1>"
         f'<ul class="tags" aria-label="Tags">{tags}</ul>'
         f'<div class="description">{description or NO_DESCRIPTION}</div>'
-        f"{_glance(m)}"
+        f"{_glance(m, root, item.known)}"
         '<section aria-labelledby="use"><h2 id="use">Use it</h2>'
         f"{_usage.snippets(m)}</section>"
         '<div class="two-col">'

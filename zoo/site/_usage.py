@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, TilesInputSpec
 from zoo.site._html import esc
 
 
 def python_snippet(m: Manifest) -> str:
     """``zoo.load`` with an input of the manifest's size, the embedding and feature maps."""
     trust = ", trust_remote_code=True" if _remote_code(m) else ""
-    shape = ", ".join(str(s) for s in (1, m.input.in_chans, *m.input.size))
+    spec = m.input
+    if isinstance(spec, TilesInputSpec):
+        pairs = " or ".join(m.pairs_with)
+        return "\n".join(
+            [
+                "import torch",
+                "import zoo",
+                "",
+                f'model = zoo.load("{m.name}"{trust})',
+                f"# a bag of N tile features from {pairs}, and the tiles' level-0 (x, y)",
+                f"features = torch.randn(1, 100, {spec.feature_dim})",
+                "coords = torch.randint(0, 50_000, (1, 100, 2))",
+                f"embedding = model(features, coords=coords, patch_size_level0={spec.tile_size})"
+                f"  # [1, {m.output.embedding_dim}]",
+            ]
+        )
+    shape = ", ".join(str(s) for s in (1, spec.in_chans, *spec.size))
     lines = [
         "import torch",
         "import zoo",

@@ -19,7 +19,7 @@ from torch import nn
 
 from zoo.errors import ContractError, UsageError
 from zoo.loading.objects import resolve_objects
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, TilesInputSpec
 from zoo.manifest._wrappers import Wrapper
 from zoo.weights.sources import source_of
 
@@ -151,6 +151,18 @@ class WrapperType:
             raise UsageError(
                 f"{manifest.name}: a {manifest.wrapper.type} model takes no keyword overrides "
                 f"(got {', '.join(overrides)})"
+            )
+        image_keys = sorted({"img_size", "dynamic_img_size", "in_chans"} & overrides.keys())
+        if isinstance(manifest.input, TilesInputSpec):
+            if image_keys:
+                raise UsageError(
+                    f"{manifest.name} is a slide encoder (tile features in): {', '.join(image_keys)} "
+                    "apply to images"
+                )
+            return revalidate(
+                manifest,
+                {**manifest.model_dump(), "wrapper": self.merge(manifest, overrides).model_dump()},
+                overrides,
             )
         spec = manifest.input.model_dump()
         if "dynamic_img_size" in overrides:

@@ -26,7 +26,7 @@ from zoo.loading.wrappers._base import (
     revalidate,
 )
 from zoo.loading.wrappers._generic import as_module, attach_weights, build_scope
-from zoo.manifest import Manifest, MonaiWrapper
+from zoo.manifest import Manifest, MonaiWrapper, VolumeInputSpec
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,9 @@ def build(manifest: Manifest, ctx: BuildContext) -> tuple[nn.Module, Adapter]:
     kwargs = ctx.resolve(manifest, wrapper.kwargs, "wrapper.kwargs")
     if adapter_type.out_channels:
         kwargs.setdefault("out_channels", 1)  # sizes only the decoder, which is removed below
-    kwargs.setdefault("in_channels", manifest.input.in_chans)
+    spec = manifest.input
+    assert isinstance(spec, VolumeInputSpec)  # the manifest's monai check: a volume input
+    kwargs.setdefault("in_channels", spec.in_chans)
     check_declared(manifest, adapter_type.describe(kwargs))
     # MONAI's constructors call .item() on tensors, which torch.device("meta") refuses: build with
     # parameters on meta (no memory, no init) and move the few real buffers to meta afterwards.

@@ -1,21 +1,35 @@
-"""Slide encoders: a bag of tile features (and their coordinates) in, one slide embedding out.
+"""Slide encoders: zoo's blocks that turn a bag of tile features into one slide embedding.
 
-Each builder returns a module whose ``forward(features [B, N, D], coords [B, N, 2] | None,
-patch_size_level0 | None)`` returns ``[B, E]``, with parameter names as in the authors' released
-checkpoint, so the checkpoint loads strictly. Coordinates are level-0 pixels (a tile's corner);
-``patch_size_level0`` is the tile's side in level-0 pixels.
+The contract every module here keeps (a manifest with ``input.kind: tiles`` names a builder of
+this package as its ``function`` wrapper's ``path``):
+
+- ``forward(features, coords=None, patch_size_level0=None) -> Tensor[B, E]``: ``features`` is
+  ``[B, N, D]`` (``D`` = the manifest's ``input.feature_dim``), ``coords`` the tiles' level-0
+  pixel ``(x, y)`` ``[B, N, 2]`` (``None`` where the encoder does not read them,
+  ``input.coords: unused``), ``patch_size_level0`` the tile size in level-0 pixels; ``E`` is the
+  manifest's ``output.embedding_dim``.
+- ``state_dict()`` keys are the authors' released checkpoint keys (or reached from them with the
+  manifest's ``checkpoint.key`` / ``remap``), so the checkpoint loads strictly.
+
+:class:`zoo.loading.tiles.TilesModel` checks the bag (width, coordinates) before calling it.
 """
 
+from zoo.nn.slide.abmil import AbmilSlide, abmil
+from zoo.nn.slide.chief import ChiefSlide, chief
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.moozy import Moozy, moozy
 from zoo.nn.slide.prism import Prism, prism
 from zoo.nn.slide.titan import Titan, titan
 
 __all__ = [
+    "AbmilSlide",
+    "ChiefSlide",
     "GigaPathSlide",
     "Moozy",
     "Prism",
     "Titan",
+    "abmil",
+    "chief",
     "gigapath_slide",
     "moozy",
     "prism",

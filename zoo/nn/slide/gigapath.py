@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.errors import TileBagError
+from zoo.errors import TilesError
 from zoo.nn.slide._bag import check_coords, check_features
 
 #: LongNetViT.get_optimal_segment_length(max_wsi_size=262144, tile_size=256), as the demo prints.
@@ -215,9 +215,10 @@ class GigaPathSlide(nn.Module):
         )
         cells = torch.floor(coords / size).long()
         if cells.device.type != "meta" and bool((cells >= self.slide_ngrids).any()):
-            raise TileBagError(
-                f"Prov-GigaPath's slide encoder places tiles on a {self.slide_ngrids} x "
-                f"{self.slide_ngrids} grid; this slide spans {int(cells.max()) + 1} tiles along an axis"
+            raise TilesError(
+                "Prov-GigaPath's slide encoder",
+                f"places tiles on a {self.slide_ngrids} x "
+                f"{self.slide_ngrids} grid; this slide spans {int(cells.max()) + 1} tiles along an axis",
             )
         dtype = self.cls_token.dtype
         x = self.patch_embed(features.to(dtype)) + sincos_2d(cells, self.embed_dim).to(dtype)
