@@ -129,3 +129,33 @@ def test_validate_build_checks_a_slide_encoder_on_a_random_bag(
     assert code == 0, out + err
     assert "build ok" in err
     assert "testing/tiny_abmil (meta" in err
+
+
+def test_list_and_show_tell_the_kind_and_the_pairing(
+    tmp_path: Path,
+    tiny_manifest_data: ManifestFactory,
+    write_manifest: ManifestWriter,
+    run_cli: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    root = tmp_path / "cat"
+    monkeypatch.setenv("ZOO_CATALOG_PATH", str(root))
+    write_manifest(root, tiny_manifest_data())
+    write_manifest(root, slide_data())
+    code, out, _ = run_cli("list", "--kind", "tiles", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [(r["name"], r["kind"], r["pairs_with"]) for r in rows] == [
+        ("testing/tiny_abmil", "tiles", ["testing/tiny_vit"])
+    ]
+    code, out, _ = run_cli("list", "--kind", "image", "--json")
+    assert [r["name"] for r in json.loads(out)] == ["testing/tiny_vit"]
+    code, out, _ = run_cli("list", "testing/*")
+    assert code == 0
+    assert "tiles" in out
+    code, out, _ = run_cli("show", "testing/tiny_abmil")
+    assert code == 0
+    assert "pairs_with" in out
+    assert "testing/tiny_vit" in out

@@ -24,7 +24,8 @@ def _rows(table: str) -> dict[str, list[str]]:
     for line in table.splitlines():
         if line.startswith("| `"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            rows[cells[0].strip("`")] = cells
+            if len(cells) == len(HEADER):  # the main table (slide encoders have their own)
+                rows[cells[0].strip("`")] = cells
     return rows
 
 
@@ -79,3 +80,12 @@ def test_the_catalogue_table_agrees_with_the_toolkits_tables(tool: str) -> None:
     also = _also_in(catalog_table())
     assert {name for name, cell in also.items() if mark in cell.split()} == listed
     assert also["pathology/genbio_pathfm"] == "T L"
+
+
+def test_slide_encoders_have_their_own_table() -> None:
+    table = catalog_table()
+    assert "| slide encoder | dim | takes features of | tiles |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| `pathology/chief_slide`"))
+    assert "`pathology/chief_ctranspath`" in row
+    assert "256 px at 1 mpp" in row
+    assert "pathology/chief_slide" not in _also_in(table)  # not in the patch encoders' table

@@ -124,6 +124,7 @@ def test_index_rows_carry_the_filtered_facts(site: Path) -> None:
     histo = rows["pathology/histo_vit"]
     assert histo | {"s": ""} == {
         "n": "pathology/histo_vit",
+        "k": "image",
         "g": "pathology",
         "w": "timm",
         "l": "CC-BY-NC-4.0",

@@ -17,6 +17,7 @@ def select(
     wrapper: str | None = None,
     tag: str | None = None,
     commercial: bool | None = None,
+    kind: str | None = None,
 ) -> list[Row]:
     """The summaries matching every filter given, as ``zoo list`` and :meth:`zoo.catalog.reader.Catalog.list` select."""
     return [
@@ -30,4 +31,5 @@ def select(
         and (wrapper is None or row["wrapper"] == wrapper)
         and (tag is None or tag in row["tags"])
         and (commercial is None or row["commercial"] == commercial)
+        and (kind is None or row.get("kind", "image") == kind)
     ]

@@ -29,7 +29,7 @@ from zoo.catalog.roots import default_roots, manifest_files
 from zoo.problems import Problem
 
 #: Bump when what the index stores changes.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 #: The manifest's wrapper types (:data:`zoo.manifest.WRAPPER_TYPES`, which imports pydantic;
 #: a test keeps the two equal).

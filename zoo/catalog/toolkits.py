@@ -1,7 +1,7 @@
 """Which other toolkits list a catalogue entry under a name of their own.
 
-TRIDENT and LazySlide are known through the entry's namespaced aliases (``trident/uni_v1``,
-``lazyslide/uni``): an entry carries the alias exactly when it returns what that toolkit's encoder
+TRIDENT, LazySlide and STAMP are known through the entry's namespaced aliases
+(``trident/uni_v1``, ``lazyslide/uni``, ``stamp/chief``): an entry carries the alias exactly when it returns what that toolkit's encoder
 returns. eva is known through its registry names, which zoo adopted as catalogue names; an entry
 is listed by eva when its name (or, for the one name eva registers without a group, an alias) is
 one of them.
@@ -67,6 +67,7 @@ class Toolkit(NamedTuple):
 TOOLKITS = (
     Toolkit("T", "TRIDENT", "trident/"),
     Toolkit("L", "LazySlide", "lazyslide/"),
+    Toolkit("S", "STAMP", "stamp/"),
     Toolkit("e", "eva", None),
 )
 

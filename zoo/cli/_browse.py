@@ -13,6 +13,7 @@ from zoo.cli._output import Output
 
 LIST_COLUMNS = [
     ("name", "name"),
+    ("kind", "kind"),
     ("wrapper", "wrapper"),
     ("source", "weights"),
     ("embedding_dim", "dim"),
@@ -28,6 +29,11 @@ LIST_COLUMNS = [
 @click.option("--wrapper", type=click.Choice(WRAPPER_TYPES), help="Only this wrapper type.")
 @click.option("--tag", help="Only models with this tag.")
 @click.option(
+    "--kind",
+    type=click.Choice(["image", "volume", "tiles"]),
+    help="Only this input kind (tiles: slide encoders, which take a patch encoder's features).",
+)
+@click.option(
     "--commercial",
     is_flag=True,
     default=None,
@@ -39,18 +45,22 @@ def list_command(
     group: str | None,
     wrapper: str | None,
     tag: str | None,
+    kind: str | None,
     commercial: bool | None,
     as_json: bool,
 ) -> None:
     """List the catalogue, optionally filtered (PATTERN is a glob on names, e.g. 'pathology/*')."""
     out = Output(as_json=as_json)
     everything, problems = listing.summaries()
-    rows = select(everything, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial)
+    rows = select(
+        everything, pattern, group=group, wrapper=wrapper, tag=tag, commercial=commercial, kind=kind
+    )
     if (
         pattern is not None
         and pattern.startswith("timm/")
         and group in (None, "timm")
         and wrapper in (None, "timm")
+        and kind in (None, "image")
     ):
         from zoo.catalog.timm import registry as timm_registry
 
@@ -63,6 +73,7 @@ def list_command(
         and group in (None, "timm")
         and wrapper in (None, "timm")
         and tag in (None, "timm")
+        and kind in (None, "image")
     ):
         rows.append(_timm_row())
     out.table(
@@ -99,6 +110,7 @@ def show_command(name: str, as_json: bool) -> None:
             "gated",
             "metrics",
             "same_weights_as",
+            "pairs_with",
         )
         if data.get(k) not in (None, [], {})
     }
@@ -136,6 +148,7 @@ def _timm_row() -> dict[str, object]:
         )
     return {
         "name": "timm/*",
+        "kind": "image",
         "wrapper": "timm",
         "source": f"timm {version or ''}".strip(),
         "embedding_dim": None,

@@ -12,7 +12,7 @@ from zoo.cli._output import Output
 
 @click.command("embed")
 @click.argument("name")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1)
 @click.option(
     "--out",
     "out",
@@ -46,9 +46,29 @@ from zoo.cli._output import Output
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["safetensors", "parquet"]),
+    type=click.Choice(["safetensors", "parquet", "h5"]),
     default="safetensors",
     show_default=True,
+    help="h5: with --from-features, TRIDENT's slide-feature layout (one <slide>.h5 per slide).",
+)
+@click.option(
+    "--from-features",
+    "from_features",
+    type=click.Path(path_type=Path),
+    help="Slide embeddings from tile features already made: TRIDENT's <slide>.h5 files or zoo "
+    "embed output folders (one per slide). NAME is a slide encoder, or a patch encoder with "
+    "--slide-pool.",
+)
+@click.option(
+    "--slide-pool",
+    type=click.Choice(["mean", "max"]),
+    help="With --from-features and a patch encoder: the mean or max of its tile features.",
+)
+@click.option(
+    "--no-pairing-check",
+    is_flag=True,
+    help="With --from-features: take features whose files do not say (or say otherwise) which "
+    "encoder and scale made them; only their width is checked.",
 )
 @click.option(
     "--workers",
@@ -93,6 +113,9 @@ def embed_command(
     precision: str | None,
     out_indices: str | None,
     fmt: str,
+    from_features: Path | None,
+    slide_pool: str | None,
+    no_pairing_check: bool,
     workers: int | None,
     seed: int,
     random_init: bool,
@@ -118,6 +141,29 @@ def embed_command(
     from zoo.errors import EmbedInterruptedError
     from zoo.loading.indices import parse_out_indices
 
+    if from_features is not None:
+        _embed_bags(
+            name,
+            images,
+            out,
+            from_features,
+            slide_pool,
+            fmt,
+            not random_init,
+            trust_remote_code,
+            accelerator,
+            not no_pairing_check,
+            overwrite,
+            not no_progress,
+            as_json,
+        )
+        return
+    if not images:
+        raise click.UsageError("give IMAGES (folders or list files), or --from-features DIR")
+    if slide_pool or no_pairing_check or fmt == "h5":
+        raise click.UsageError(
+            "--slide-pool, --no-pairing-check and --format h5 go with --from-features"
+        )
     # Lightning's banner lines (devices found, tips) are noise here; the provenance records the run.
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
 
@@ -163,3 +209,48 @@ def embed_command(
         )
     shown = {k: v for k, v in summary.items() if k != "skipped_first"}  # in the message above
     output.record(summary, [("embed", shown)], title=summary["name"])
+
+
+def _embed_bags(
+    name: str,
+    images: tuple[str, ...],
+    out: Path,
+    features: Path,
+    slide_pool: str | None,
+    fmt: str,
+    pretrained: bool,
+    trust_remote_code: bool,
+    accelerator: str,
+    check: bool,
+    overwrite: bool,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """``zoo embed NAME --from-features DIR``: one slide embedding per bag (zoo.embed.slide_run)."""
+    from zoo.embed.slide_run import SlideConfig, run_slides
+
+    if images:
+        raise click.UsageError("--from-features DIR reads the tile features there: give no IMAGES")
+    if fmt == "parquet":
+        raise click.UsageError("--from-features writes safetensors or h5")
+    device = None
+    if accelerator in ("gpu", "cuda") or accelerator == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else None
+    config = SlideConfig(
+        name=name,
+        features=features,
+        out=out,
+        slide_pool=slide_pool,
+        fmt=fmt,
+        pretrained=pretrained,
+        trust_remote_code=trust_remote_code,
+        device=device,
+        check_pairing=check,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    output = Output(as_json=as_json)
+    summary = run_slides(config, report=output.message)
+    output.record(summary, [("embed", summary)], title=summary["name"])

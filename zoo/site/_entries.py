@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zoo.manifest import Manifest
+from zoo.manifest import Manifest, TilesInputSpec
 from zoo.weights.sources import identity as weights_key
 
 HF_URL = "https://huggingface.co"
@@ -71,13 +71,17 @@ def index_row(m: Manifest) -> dict[str, Any]:
         *(str(v) for k, v in wrapper.items() if k != "type" and isinstance(v, str)),
         ckpt.hf.repo if ckpt is not None and ckpt.hf is not None else "",
         *(n for _, n, _ in other_names(m)),
+        *m.pairs_with,
     ]
-    size = list(summary["input_size"])
-    area = 1
+    size = list(summary["input_size"] or [])
+    area = 1 if size else 0
     for s in size:
         area *= s
+    spec = m.input
+    shown = f"{spec.feature_dim}-d tiles" if isinstance(spec, TilesInputSpec) else size_text(size)
     return {
         "n": m.name,
+        "k": summary["kind"],
         "g": summary["group"],
         "w": summary["wrapper"],
         "l": summary["license"] or "",
@@ -86,7 +90,7 @@ def index_row(m: Manifest) -> dict[str, Any]:
         "p": m.output.pooling,
         "d": summary["embedding_dim"],
         "pm": params_m(m),
-        "i": size_text(size),
+        "i": shown,
         "ia": area,
         "src": summary["source"],
         "rv": revision(m) is not None,

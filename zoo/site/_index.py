@@ -86,6 +86,14 @@ def _options(values: Sequence[str], shown: dict[str, str] | None = None) -> str:
     return "".join(opts)
 
 
+#: What each input kind means, for the filter's options.
+KIND_SHORT = {
+    "image": "image encoders",
+    "volume": "3-D volume encoders",
+    "tiles": "slide encoders (take a patch encoder's tile features)",
+}
+
+
 def _select(name: str, label: str, options: str) -> str:
     return (
         f'<div class="field"><label for="f-{name}">{esc(label)}</label>'
@@ -114,6 +122,7 @@ def _controls(rows: Sequence[dict[str, Any]]) -> str:
         '<button type="reset" id="reset">Reset</button></div>'
         '<div class="filter-grid">'
         + _select("group", "Group", _options([r["g"] for r in rows]))
+        + _select("kind", "Kind", _options([r["k"] for r in rows], KIND_SHORT))
         + _select("wrapper", "Wrapper", _options([r["w"] for r in rows]))
         + _select("license", "Licence", _options(licences, {NO_LICENCE: "not stated"}))
         + _select(

@@ -121,6 +121,8 @@ def summary(name: str) -> dict[str, Any]:
         "prefix_tokens": dims.get("prefix_tokens"),
         "patch_size": dims.get("patch_size"),
         "same_weights_as": None,
+        "kind": "image",
+        "pairs_with": [],
     }
 
 
@@ -265,6 +267,7 @@ def manifest_dump(name: str) -> dict[str, Any]:
         },
         "precision": {"default": "float32", "safe": ["float32"]},
         "metrics": {},
+        "pairs_with": [],
         "same_weights_as": None,
         "known_gaps": {},
     }

@@ -17,7 +17,7 @@
   var more = document.getElementById("more");
   var order = rows.map(function (_, i) { return i; });  // display order (changed by sorting)
   var showAll = false;
-  var NAMES = ["q", "group", "wrapper", "license", "commercial", "gated", "pooling", "input",
+  var NAMES = ["q", "group", "kind", "wrapper", "license", "commercial", "gated", "pooling", "input",
     "source", "dmin", "dmax", "rv", "sh"];
   var sortKey = "n";
   var sortDir = 1;
@@ -46,6 +46,7 @@
     var dmax = s.dmax === "" ? Infinity : Number(s.dmax);
     return function (r) {
       if (s.group && r.g !== s.group) { return false; }
+      if (s.kind && r.k !== s.kind) { return false; }
       if (s.wrapper && r.w !== s.wrapper) { return false; }
       if (s.license && r.l !== lic) { return false; }
       if (s.pooling && r.p !== s.pooling) { return false; }
