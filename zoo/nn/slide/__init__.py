@@ -17,5 +17,24 @@ this package as its ``function`` wrapper's ``path``):
 from zoo.nn.slide.abmil import AbmilSlide, abmil
 from zoo.nn.slide.chief import ChiefSlide, chief
 from zoo.nn.slide.feather import FeatherSlide, feather
+from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
+from zoo.nn.slide.moozy import Moozy, moozy
+from zoo.nn.slide.prism import Prism, prism
+from zoo.nn.slide.titan import Titan, titan
 
-__all__ = ["AbmilSlide", "ChiefSlide", "FeatherSlide", "abmil", "chief", "feather"]
+__all__ = [
+    "AbmilSlide",
+    "ChiefSlide",
+    "FeatherSlide",
+    "GigaPathSlide",
+    "Moozy",
+    "Prism",
+    "Titan",
+    "abmil",
+    "chief",
+    "feather",
+    "gigapath_slide",
+    "moozy",
+    "prism",
+    "titan",
+]
