@@ -90,6 +90,7 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
 
                     emb = model(**check_bag_for_build(m, device))
                     result.embedding_shape, result.device, last = list(emb.shape), device, None
+                    result.params = sum(p.numel() for p in model.parameters())
                     break
                 x = torch.zeros(1, m.input.in_chans, *m.input.size, device=device)
                 emb = model(x)
@@ -118,7 +119,8 @@ def check_build(m: Manifest, *, trust_remote_code: bool = False) -> BuildCheck:
         )
         return result
     declared = m.output.embedding_dim
-    if m.output.pooling != "none" and result.embedding_shape != [1, declared]:
+    pooled = m.output.pooling != "none" or isinstance(m.input, TilesInputSpec)
+    if pooled and result.embedding_shape != [1, declared]:
         problem(
             "output.embedding_dim",
             f"declared {declared}, the model returns shape {result.embedding_shape}",
