@@ -114,6 +114,9 @@ def read_trident(path: Path) -> Bag:
             str(path), f"`coords` is {list(coords.shape)} for {features.shape[0]} tiles, not [N, 2]"
         )
     magnification = _number(coords_attrs, "target_magnification")
+    # zoo's own h5 files also state the scale exactly (`target_mpp`); TRIDENT's give the
+    # magnification only.
+    mpp = _number(coords_attrs, "target_mpp") or (10.0 / magnification if magnification else None)
     encoder = feature_attrs.get("encoder")
     size0 = _number(coords_attrs, "patch_size_level0")
     size = _number(coords_attrs, "patch_size")
@@ -124,11 +127,59 @@ def read_trident(path: Path) -> Bag:
         coords=coords,
         encoder=None if encoder in (None, "None", "") else str(encoder),
         layout="trident",
-        mpp=10.0 / magnification if magnification else None,
+        mpp=mpp,
         tile_size=int(size) if size else None,
         patch_size_level0=int(size0) if size0 else None,
         coords_attrs=coords_attrs,
     )
+
+
+def _provenance(folder: Path) -> dict[str, Any]:
+    try:
+        found = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def is_slide_run(folder: Path) -> bool:
+    """A ``zoo embed`` output of whole-slide images: one bag per slide."""
+    try:
+        index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(index, dict) and "slides" in index
+
+
+def read_zoo_slides(folder: Path) -> list[Bag]:
+    """The bags of a ``zoo embed`` run over slides (any format): one per slide, with its
+    coordinates, and the encoder and tiling its provenance records."""
+    from zoo.embed.reader import read_embeddings
+
+    emb = read_embeddings(folder)
+    provenance = _provenance(folder)
+    slides = provenance.get("slides") or {}
+    tiling = slides.get("tiling") or {}
+    per_slide = {s.get("name"): s for s in slides.get("slides") or [] if isinstance(s, dict)}
+    model = (provenance.get("model") or {}).get("name")
+    bags = []
+    for name in emb.slides:
+        tiles = emb.slide(name)
+        size0 = (per_slide.get(name) or {}).get("patch_size_level0")
+        bags.append(
+            Bag(
+                name=name,
+                source=folder,
+                features=tiles.features.numpy().astype(np.float32, copy=False),
+                coords=tiles.coords.numpy().astype(np.int64, copy=False),
+                encoder=str(model) if model else None,
+                layout="zoo",
+                mpp=_number(tiling, "target_mpp"),
+                tile_size=int(tiling["tile_size"]) if tiling.get("tile_size") else None,
+                patch_size_level0=int(size0) if size0 else None,
+            )
+        )
+    return bags
 
 
 def read_zoo(folder: Path) -> Bag:
@@ -140,10 +191,7 @@ def read_zoo(folder: Path) -> Bag:
         raise TilesError(str(folder), f"no `embedding` level (it holds {emb.levels})")
     features = torch_rows(emb, "embedding")
     coords = torch_rows(emb, "coords").astype(np.int64) if "coords" in emb.levels else None
-    try:
-        provenance = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        provenance = {}
+    provenance = _provenance(folder)
     tiling = provenance.get("tiling") or {}
     model = (provenance.get("model") or {}).get("name")
     return Bag(
@@ -175,7 +223,7 @@ def find_bags(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise UsageError(f"--from-features {folder}: not a folder")
     if (folder / "index.json").is_file():
-        return [folder]
+        return [folder]  # one slide's tiles, or a run over slides (one bag per slide)
     found = sorted(p for p in folder.iterdir() if p.suffix == ".h5" and p.is_file())
     found += sorted(p for p in folder.iterdir() if p.is_dir() and (p / "index.json").is_file())
     if not found:
@@ -186,9 +234,11 @@ def find_bags(folder: Path) -> list[Path]:
     return found
 
 
-def read_bag(path: Path) -> Bag:
-    """A TRIDENT file or a zoo output folder."""
-    return read_trident(path) if path.suffix == ".h5" else read_zoo(path)
+def read_bags(path: Path) -> list[Bag]:
+    """A TRIDENT file, a zoo output folder of one slide's tiles, or a zoo run over slides."""
+    if path.suffix == ".h5":
+        return [read_trident(path)]
+    return read_zoo_slides(path) if is_slide_run(path) else [read_zoo(path)]
 
 
 def accepted_encoders(names: list[str], catalog: Any) -> dict[str, str]:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from zoo.atomic import LinkInTheWay, write_error, write_file, write_with
-from zoo.embed.bags import Bag, check_pairing, find_bags, read_bag
+from zoo.embed.bags import Bag, check_pairing, find_bags, read_bags
 from zoo.errors import OutputFolderError, UsageError
 from zoo.manifest import TilesInputSpec
 
@@ -126,9 +126,9 @@ def run_slides(config: SlideConfig, report: Any = None) -> dict[str, Any]:
     earlier = _claim(config.out, config.overwrite)
     bags = []
     for path in paths:  # every bag checked before anything is computed or written
-        bag = read_bag(path)
-        check_pairing(manifest, bag, catalog, patch_entry=patch, check=config.check_pairing)
-        bags.append(bag)
+        for bag in read_bags(path):
+            check_pairing(manifest, bag, catalog, patch_entry=patch, check=config.check_pairing)
+            bags.append(bag)
     names = [b.name for b in bags]
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
