@@ -1,5 +1,5 @@
-"""Radiology encoders: RAD-DINO and PubMedCLIP (2-D, transformers), and the 3-D MONAI encoders
-(CT-FM, SuPreM, the CLIP-Driven Universal Model, VoCo)."""
+"""Radiology encoders in 2-D: RAD-DINO and PubMedCLIP (transformers). The 3-D MONAI encoders are
+in :mod:`zoo.verify.recipes.radiology_3d`."""
 
 from __future__ import annotations
 
