@@ -88,6 +88,25 @@ def _pickled(prefix: str, wrap: str | None, keep: tuple[str, ...] = ()) -> Any:
     return save
 
 
+def _unpickled(prefix: str, wrap: str | None, keep: tuple[str, ...] = ()) -> Any:
+    """``load``: the inverse of :func:`_pickled`, as the authors load an encoder into the whole
+    network (the decoder keeps its values): every encoder key of ``net`` must be in the file."""
+
+    def load(net: Any, path: Path) -> None:
+        import torch
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state[wrap] if wrap else state
+        found = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        wanted = [k for k in net.state_dict() if not keep or k.startswith(keep)]
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            raise KeyError(f"{path.name} lacks {len(missing)} keys, e.g. {missing[0]}")
+        net.load_state_dict({k: found[k] for k in wanted}, strict=False)
+
+    return load
+
+
 for _size, _letter in ((48, "b"), (96, "l"), (192, "h")):
     register(
         Recipe(
@@ -101,6 +120,7 @@ for _size, _letter in ((48, "b"), (96, "l"), (192, "h")):
             # The SSL head file holds the encoder alone, MONAI's key names (eva loads it strictly).
             filename=f"VoCo_{_letter.upper()}_SSL_head.pt",
             save=_pickled("", None, _SWIN_ENCODER),
+            load=_unpickled("", None, _SWIN_ENCODER),
             reduce={"feature_size": REDUCED_FEATURES},
             reduced_levels=6,
             volume=(1, 64, 64, 64),
@@ -125,6 +145,7 @@ register(
         filename="supervised_suprem_swinunetr_2100.pth",
         # {"net": {"module.backbone.<SwinUNETR key>": ...}} (eva: key.split("backbone.")[1]).
         save=_pickled("module.backbone.", "net"),
+        load=_unpickled("module.backbone.", "net", _SWIN_ENCODER),
         reduce={"feature_size": REDUCED_FEATURES},
         reduced_levels=6,
         volume=(1, 64, 64, 64),
@@ -145,6 +166,7 @@ register(
         # {"net": {"module.<SwinUNETR key>": ...}}, the layout eva's conversion reads
         # (key.split("module.")[1]); not checked against the file itself.
         save=_pickled("module.", "net"),
+        load=_unpickled("module.", "net", _SWIN_ENCODER),
         reduce={"feature_size": REDUCED_FEATURES},
         reduced_levels=6,
         volume=(1, 64, 64, 64),
@@ -185,6 +207,7 @@ register(
         embed=_segresnet_multiscale,
         filename="supervised_suprem_segresnet_2100.pth",
         save=_pickled("module.", "net"),
+        load=_unpickled("module.", "net", ("convInit.", "down_layers.")),
         reduced_levels=4,
         volume=(1, 32, 64, 64),
         note=_VOLUME_NOTE,
@@ -205,6 +228,12 @@ def _ct_fm(reduced: bool) -> Any:
     ).eval()
 
 
+def _ct_fm_load(net: Any, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    net.load_state_dict(load_file(str(path)), strict=True)
+
+
 def _ct_fm_save(net: Any, path: Path) -> None:
     from safetensors.torch import save_file
 
@@ -222,6 +251,7 @@ register(
         embed=lambda net, x: net(x)[-1].mean(dim=(2, 3, 4)),
         filename="model.safetensors",
         save=_ct_fm_save,
+        load=_ct_fm_load,
         reduce={"init_filters": 16},
         reduced_levels=5,
         volume=(1, 32, 64, 64),
