@@ -12,7 +12,18 @@ import pytest
 from zoo.verify.recipe import recipes
 from zoo.verify.run import verify
 
-NAMES = sorted(recipes())
+#: Entries whose recipe shows a difference zoo cannot express yet (the recipe's ``note`` says
+#: what): strict, so that the test fails once zoo matches the authors.
+KNOWN_DIFFERENCES = {
+    "radiology/microsoft_rad_dino": "centre crop rounding: transformers floors, torchvision rounds",
+}
+
+NAMES = [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[name]))
+    if name in KNOWN_DIFFERENCES
+    else name
+    for name in sorted(recipes())
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -59,6 +59,9 @@ class Recipe:
         reduced_levels: How many blocks (``output.feature_levels``) the reduced network has.
         tolerance: The largest relative difference allowed on the embedding.
         note: A documented difference that cannot be avoided, or anything a reader should know.
+        volume: For a volume encoder, the ``(C, D, H, W)`` size of the deterministic random volume
+            both sides embed instead of the bundled images (``preprocess`` is then not used and
+            the preprocessing is not compared).
     """
 
     names: tuple[str, ...]
@@ -74,6 +77,7 @@ class Recipe:
     reduced_levels: int = 2
     tolerance: float = TOLERANCE
     note: str = ""
+    volume: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

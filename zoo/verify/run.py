@@ -143,7 +143,23 @@ def _load_zoo(
     return load(manifest, mirror=mirror, dtype="float32", device="cpu", **overrides)
 
 
+def _compare_volume(model: Any, net: Any, recipe: Recipe) -> Comparison:
+    """A volume encoder on one deterministic random volume of the recipe's size (the same tensor
+    to both sides: the input difference is zero by construction, preprocessing not compared)."""
+    assert recipe.volume is not None
+    generator = torch.Generator().manual_seed(SEED)
+    x = torch.rand((1, *recipe.volume), generator=generator)
+    with torch.no_grad():
+        a = model(x).float()
+        b = recipe.embed(net, x).float()
+    shapes = "" if a.shape == b.shape else f"zoo {tuple(a.shape)}, recipe {tuple(b.shape)}"
+    size = "x".join(str(n) for n in recipe.volume)
+    return Comparison(f"random volume {size}", tuple(recipe.volume), 0.0, _relative(a, b), shapes)
+
+
 def _compare(model: Any, net: Any, recipe: Recipe, images: list[Image]) -> list[Comparison]:
+    if recipe.volume is not None:
+        return [_compare_volume(model, net, recipe)]
     found = []
     with torch.no_grad():
         for image in images:
