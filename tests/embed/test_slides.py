@@ -479,3 +479,26 @@ def test_tif_is_a_slide_only_in_a_slide_run(
     assert code == 0, stderr
     result = summary(stdout)
     assert (result["kind"], result["embedded"]) == ("slide", 16)
+
+
+@pytest.mark.parametrize("layout", ["safetensors", "h5"])
+def test_a_slide_run_is_read_back_as_one_bag_per_slide(
+    run_cli: Any, slide_manifest: Path, slides: Path, tmp_path: Path, layout: str
+) -> None:
+    # zoo embed SLIDES, then zoo embed --from-features on that output: each slide is a bag
+    # whose encoder and scale come from the run's provenance (or its h5 attributes).
+    from safetensors.numpy import load_file
+
+    write_svs(slides / "s2.svs", slide_pixels(tissue=(0, 0, 128, 128)))
+    feats = tmp_path / "feats"
+    code, _, stderr = embed(run_cli, slide_manifest, [slides], feats, "--format", layout)
+    assert code == 0, stderr
+    out = tmp_path / "pooled"
+    code, _, stderr = run_cli(
+        "embed", slide_manifest, "--from-features", feats, "--slide-pool", "mean", "--out", out
+    )
+    assert code == 0, stderr
+    got = load_file(str(out / "slide_embeddings.safetensors"))["slide_embeddings"]
+    emb = zoo.read_embeddings(feats)
+    want = np.stack([emb.slide(name).features.numpy().mean(axis=0) for name in ("s1", "s2")])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
