@@ -293,3 +293,17 @@ def test_trust_remote_code_reaches_the_load(
     with pytest.raises(ZooError):
         run.verify("testing/tiny", catalog=tiny_catalog, trust_remote_code=True)
     assert seen == [True]
+
+
+def test_the_slide_encoders_say_which_test_proves_them() -> None:
+    from zoo.manifest import TilesInputSpec
+    from zoo.verify.recipe import gaps
+
+    declared = gaps()
+    for entry in Catalog():
+        if isinstance(entry.input, TilesInputSpec):
+            reason = declared[entry.name].reason
+            import re
+
+            test = re.search(r"tests/nn/\S+\.py", reason)[0]  # type: ignore[index]
+            assert (Path(__file__).parents[2] / test).is_file(), (entry.name, test)

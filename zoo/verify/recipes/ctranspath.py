@@ -62,12 +62,10 @@ def _build(reduced: bool) -> Any:
     ).eval()
 
 
-def _save(net: Any, path: Any) -> None:
-    """The released layout (timm 0.5.4's Swin keys, as in the conversion zoo pins): each stage's
-    patch merging stored at the end of the previous stage (``layers.<i-1>.downsample``)."""
+def _released(net: Any) -> dict[str, Any]:
+    """The released keys (timm 0.5.4's Swin, as in the conversion zoo pins): each stage's patch
+    merging stored at the end of the previous stage (``layers.<i-1>.downsample``)."""
     import re
-
-    from safetensors.torch import save_file
 
     state = {}
     for key, value in net.state_dict().items():
@@ -75,7 +73,13 @@ def _save(net: Any, path: Any) -> None:
             r"layers\.(\d+)\.downsample", lambda m: f"layers.{int(m[1]) - 1}.downsample", key
         )
         state[key] = value.detach().clone().contiguous()
-    save_file(state, str(path))
+    return state
+
+
+def _save(net: Any, path: Any) -> None:
+    from safetensors.torch import save_file
+
+    save_file(_released(net), str(path))
 
 
 def _load(net: Any, path: Any) -> None:
@@ -105,5 +109,43 @@ register(
         note="The authors resize the short side to 224 with no crop: their Swin asserts a 224x224 "
         "input, so only square tiles run; zoo centre-crops. The recipe adds the centre crop so "
         "that the bundled non-square images compare.",
+    )
+)
+
+
+def _save_chief(net: Any, path: Any) -> None:
+    """CHIEF_CTransPath.pth: ``torch.save({"model": state_dict})`` with the same Swin keys."""
+    import torch
+
+    torch.save({"model": _released(net)}, path)
+
+
+def _load_chief(net: Any, path: Any) -> None:
+    import torch
+    from timm.models.swin_transformer import checkpoint_filter_fn
+
+    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    net.load_state_dict(checkpoint_filter_fn(state, net), strict=True)
+
+
+register(
+    Recipe(
+        names=("pathology/chief_ctranspath",),
+        source="https://github.com/hms-dbmi/CHIEF/blob/1abed334/Get_CHIEF_patch_feature.py "
+        "(ctranspath() from models/ctran.py, head Identity, torch.load(...)['model'] loaded "
+        "strictly, trnsfrms_val)",
+        how="re-expression",
+        build=_build,
+        # trnsfrms_val: Resize(224) (bilinear) -> ToTensor -> Normalize(ImageNet), as TransPath's.
+        preprocess=torchvision_eval(
+            224, 224, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD
+        ),
+        embed=lambda net, x: net(x),
+        filename="CHIEF_CTransPath.pth",
+        save=_save_chief,
+        load=_load_chief,
+        note="CHIEF's own CTransPath weights in TransPath's network. The authors resize the short "
+        "side to 224 with no crop (their Swin takes 224x224 only); the recipe adds the centre "
+        "crop zoo makes so that the bundled non-square images compare.",
     )
 )

@@ -5,7 +5,7 @@ github.com/kaiko-ai/midnight's README) builds ``AutoModel.from_pretrained('kaiko
 (no remote code), preprocesses with torchvision ``v2.Resize(224)``, ``v2.CenterCrop(224)``,
 ``v2.ToTensor()``, ``v2.Normalize(mean=(0.5,)*3, std=(0.5,)*3)``, and its classification
 embedding is the class token concatenated with the mean of the patch tokens of
-``last_hidden_state``. eva returns the class token alone (pathology/kaiko_midnight_12k).
+``last_hidden_state``. eva returns the class token alone (pathology/kaiko_midnight_12k_cls).
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ _NOTE = (
 )
 
 for suffix, embed, note in (
+    # The unsuffixed name returns the card's embedding, the class token and the patch mean
+    # (CONTRIBUTING: one rule for which embedding a name returns); _cls is eva's.
+    ("", _cls_mean, _NOTE),
     (
-        "",
+        "_cls",
         lambda net, x: net(x).last_hidden_state[:, 0, :],
-        "The class token alone (eva's embedding); the card's is the class token and the patch "
-        "mean (pathology/kaiko_midnight_12k_cls_mean). " + _NOTE,
+        "The class token alone (eva's embedding). " + _NOTE,
     ),
-    ("_cls_mean", _cls_mean, _NOTE),
 ):
     register(
         Recipe(
