@@ -334,7 +334,6 @@ def test_usage_errors(
     out = tmp_path / "feats"
     cases = [
         ((no_mpp, slides), (), "pass --mpp"),
-        ((slide_manifest, slides), ("--tile-size", "48"), "takes 32x32 inputs only"),
         ((slide_manifest, slides), ("--overlap", "32"), "less than the tile size"),
         ((slide_manifest, slides), ("--out-indices", "1"), "--out-indices"),
         ((slide_manifest, images), ("--format", "h5"), "no slides in"),
@@ -502,3 +501,40 @@ def test_a_slide_run_is_read_back_as_one_bag_per_slide(
     emb = zoo.read_embeddings(feats)
     want = np.stack([emb.slide(name).features.numpy().mean(axis=0) for name in ("s1", "s2")])
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_tiles_of_another_size_are_resized_whole_for_a_fixed_size_model(
+    run_cli: Any, slide_manifest: Path, slides: Path, tmp_path: Path
+) -> None:
+    # TRIDENT's way: 64 px tiles cut at 0.5 µm/px, each resized whole to the 32x32 the model
+    # takes (its evaluation resize; no crop), the tile size recorded is the one cut.
+    import openslide
+    from PIL import Image
+
+    assert "dynamic_size: true" not in slide_manifest.read_text()  # it takes 32x32 only
+    out = tmp_path / "feats"
+    code, _, stderr = embed(
+        run_cli, slide_manifest, [slides], out, "--tile-size", "64", "--format", "h5"
+    )
+    assert code == 0, stderr
+    with h5py.File(out / "s1.h5") as f:
+        coords = [tuple(map(int, c)) for c in f["coords"][:]]
+        assert (f["coords"].attrs["patch_size"], f["coords"].attrs["patch_size_level0"]) == (
+            64,
+            128,
+        )
+        features = torch.from_numpy(f["features"][:])
+    model = zoo.load_manifest(slide_manifest)
+    spec = model.manifest.input
+    mean = torch.tensor(spec.mean).view(3, 1, 1)
+    std = torch.tensor(spec.std).view(3, 1, 1)
+    handle = openslide.OpenSlide(str(slides / "s1.svs"))
+    tiles = []
+    for x, y in coords:
+        region = handle.read_region((x, y), 1, (64, 64)).convert("RGB")
+        small = region.resize((32, 32), getattr(Image.Resampling, spec.interpolation.upper()))
+        rgb = torch.from_numpy(np.asarray(small).copy()).permute(2, 0, 1).float() / 255
+        tiles.append((rgb - mean) / std)
+    with torch.no_grad():
+        want = model(torch.stack(tiles))
+    torch.testing.assert_close(features, want, rtol=1e-4, atol=1e-5)

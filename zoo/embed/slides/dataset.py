@@ -30,19 +30,42 @@ class SlideRead:
 
 
 class Normalise:
-    """``(pixel / 255 - mean) / std`` per channel, ``[H, W, 3]`` uint8 to ``[3, H, W]`` float32."""
+    """``(pixel / 255 - mean) / std`` per channel, ``[H, W, 3]`` uint8 to ``[3, H, W]`` float32.
 
-    def __init__(self, mean: list[float], std: list[float]) -> None:
+    With ``size`` (a model that takes one input size only, tiles of another size) the whole tile
+    is first resized to ``size`` with the entry's interpolation, as its evaluation transform
+    resizes: never cropped, so the tile's field of view is kept.
+    """
+
+    def __init__(
+        self,
+        mean: list[float],
+        std: list[float],
+        size: tuple[int, int] | None = None,
+        interpolation: str = "bilinear",
+    ) -> None:
         self.mean = np.asarray(mean, dtype=np.float32).reshape(1, 1, -1)
         self.std = np.asarray(std, dtype=np.float32).reshape(1, 1, -1)
+        self.size, self.interpolation = size, interpolation
 
     def __call__(self, rgb: np.ndarray) -> torch.Tensor:
+        if self.size is not None and rgb.shape[:2] != self.size:
+            from PIL import Image
+
+            resample = getattr(Image.Resampling, self.interpolation.upper())
+            height, width = self.size
+            rgb = np.asarray(Image.fromarray(rgb).resize((width, height), resample))
         x = (rgb.astype(np.float32) / 255.0 - self.mean) / self.std
         return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
     def __repr__(self) -> str:
         mean, std = self.mean.reshape(-1).tolist(), self.std.reshape(-1).tolist()
-        return f"Normalise(mean={mean}, std={std}, no resize, no crop)"
+        resize = (
+            f"each tile resized to {self.size[0]}x{self.size[1]} ({self.interpolation})"
+            if self.size is not None
+            else "no resize"
+        )
+        return f"Normalise(mean={mean}, std={std}, {resize}, no crop)"
 
 
 def read_tile(slide: Any, read: SlideRead, x: int, y: int) -> np.ndarray:

@@ -151,11 +151,8 @@ def tiling_for(
         tile_size = int(height)
     if tile_size < 1:
         raise UsageError(f"--tile-size {tile_size}: must be at least 1")
-    if not spec.dynamic_size and (tile_size, tile_size) != (height, width):
-        raise UsageError(
-            f"--tile-size {tile_size}: {manifest.name} takes {height}x{width} inputs only "
-            "(input.dynamic_size is false)"
-        )
+    # A model that takes one input size only gets each whole tile resized to it (its authors'
+    # evaluation resize; no crop, so the tile's field of view is kept): TRIDENT's patch_size.
     overlap = overlap or 0
     if not 0 <= overlap < tile_size:
         raise UsageError(f"--overlap {overlap}: must be at least 0 and less than the tile size")

@@ -74,7 +74,11 @@ class SlideWriter(pl.Callback):
         self.config, self.images, self.model, self.report = config, slides, model, report
         self.tiling, self.slide_mpp = tiling, slide_mpp
         spec = model.manifest.input
-        self.transform = Normalise(list(spec.mean), list(spec.std))
+        size = (int(spec.size[0]), int(spec.size[1]))
+        fixed = not spec.dynamic_size and size != (tiling.tile_size, tiling.tile_size)
+        self.transform = Normalise(
+            list(spec.mean), list(spec.std), size if fixed else None, spec.interpolation
+        )
         self.names = slide_names(slides)
         self.out: Path = config.out
         self.plans: list[SlidePlan] = []
