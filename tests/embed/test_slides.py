@@ -538,3 +538,50 @@ def test_tiles_of_another_size_are_resized_whole_for_a_fixed_size_model(
     with torch.no_grad():
         want = model(torch.stack(tiles))
     torch.testing.assert_close(features, want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_slide_encoder_over_slides_writes_tiles_then_slide_embeddings(
+    run_cli: Any,
+    slide_manifest: Path,
+    slides: Path,
+    tmp_path: Path,
+    write_manifest: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # zoo embed <slide encoder> SLIDES: its paired patch encoder tiles the slides at the slide
+    # encoder's scale into OUT/tiles, then the slide encoder embeds each slide into OUT/slides;
+    # the same as the two commands run one after the other.
+    from safetensors.numpy import load_file
+
+    from tests.manifest.test_tiles_manifest import slide_data
+
+    slide = slide_data(pairs_with=["testing/tiles"])
+    slide["wrapper"]["arguments"] = {"feature_dim": 24, "head_dim": 8}
+    slide["input"].update(feature_dim=24, tile_size=64)
+    slide["output"]["embedding_dim"] = 24
+    encoder = write_manifest(slide_manifest.parents[1], slide)
+    monkeypatch.setenv("ZOO_CATALOG_PATH", str(slide_manifest.parents[1]))
+    write_svs(slides / "s2.svs", slide_pixels(tissue=(0, 0, 256, 256)))
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        "embed", encoder, slides, "--out", out, "--random-init", "--no-progress", "--json"
+    )
+    assert code == 0, stderr
+    assert json.loads(stdout)["slides"]["slides"] == 2
+    tiles = zoo.read_embeddings(out / "tiles")
+    assert tiles.slides == ["s1", "s2"]
+    prov = json.loads((out / "tiles" / "provenance.json").read_text())
+    assert prov["model"]["name"] == "testing/tiles"
+    assert (prov["slides"]["tiling"]["target_mpp"], prov["slides"]["tiling"]["tile_size"]) == (
+        0.5,
+        64,
+    )
+    got = load_file(str(out / "slides" / "slide_embeddings.safetensors"))["slide_embeddings"]
+    by_hand = tmp_path / "by_hand"
+    code, _, stderr = run_cli(
+        "embed", encoder, "--from-features", out / "tiles", "--out", by_hand, "--random-init"
+    )
+    assert code == 0, stderr
+    want = load_file(str(by_hand / "slide_embeddings.safetensors"))["slide_embeddings"]
+    assert got.shape == (2, 24)
+    np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -200,6 +201,7 @@ def embed_command(
             overwrite,
             not no_progress,
             as_json,
+            seed,
         )
         return
     if not images:
@@ -237,6 +239,9 @@ def embed_command(
         slides=slides,
     )
     output = Output(as_json=as_json)
+    if _slide_encoder(name) is not None:
+        _embed_slides_then_encode(config, output)
+        return
     try:
         summary = run(config, report=output.message)
     except EmbedInterruptedError as exc:
@@ -260,6 +265,31 @@ def embed_command(
         raise SystemExit(1)  # every slide was tried; the failed ones are named above
 
 
+def _slide_encoder(name: str) -> Any:
+    """The manifest of NAME when it is a slide encoder, else ``None``."""
+    from zoo.catalog.reader import Catalog
+    from zoo.embed.slide_chain import is_slide_encoder
+
+    if name.startswith("timm/"):  # timm's models are image encoders
+        return None
+    manifest = Catalog().resolve(name)
+    return manifest if is_slide_encoder(manifest) else None
+
+
+def _embed_slides_then_encode(config: Any, output: Output) -> None:
+    """``zoo embed <slide encoder> SLIDE...``: OUT/tiles, then OUT/slides (zoo.embed.slide_chain)."""
+    from zoo.embed.slide_chain import run_chain
+
+    summary = run_chain(config, _slide_encoder(config.name), report=output.message)
+    if summary is None:  # not global rank 0: rank 0 reports
+        return
+    tiles, slides = summary["tiles"], summary["slides"]
+    shown = {k: v for k, v in tiles.items() if k != "skipped_first"}
+    output.record(summary, [("tiles", shown), ("slides", slides)], title=slides["name"])
+    if tiles["skipped"]:
+        raise SystemExit(1)  # every slide was tried; the failed ones are named above
+
+
 def _embed_bags(
     name: str,
     images: tuple[str, ...],
@@ -274,6 +304,7 @@ def _embed_bags(
     overwrite: bool,
     progress: bool,
     as_json: bool,
+    seed: int = 0,
 ) -> None:
     """``zoo embed NAME --from-features DIR``: one slide embedding per bag (zoo.embed.slide_run)."""
     from zoo.embed.slide_run import SlideConfig, run_slides
@@ -299,6 +330,7 @@ def _embed_bags(
         check_pairing=check,
         overwrite=overwrite,
         progress=progress,
+        seed=seed,
     )
     output = Output(as_json=as_json)
     summary = run_slides(config, report=output.message)

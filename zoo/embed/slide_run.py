@@ -53,6 +53,8 @@ class SlideConfig:
     check_pairing: bool = True
     overwrite: bool = False
     progress: bool = True
+    seed: int = 0
+    """The seed of a random initialisation (``pretrained=False``)."""
 
 
 def _claim(out: Path, overwrite: bool) -> list[str]:
@@ -96,6 +98,10 @@ def _model(config: SlideConfig) -> tuple[Any, Any, Any]:
         )
     if not tiles:
         return None, manifest, catalog
+    if not config.pretrained:
+        import torch
+
+        torch.manual_seed(config.seed)  # a random init is reproducible, as for zoo embed
     model = zoo.load(
         manifest,
         pretrained=config.pretrained,
