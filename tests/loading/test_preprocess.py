@@ -115,3 +115,22 @@ def test_loaded_model_carries_its_preprocess() -> None:
     x = model.preprocess(_image(300, 260)).unsqueeze(0)
     assert x.shape == (1, 3, 224, 224)
     assert model(x).shape == (1, 192)
+
+
+def test_crop_offset_floor_starts_where_transformers_starts() -> None:
+    # A 2x5 image cropped to 2x2: the margin is 3. torchvision (and timm) start at round(1.5)
+    # = 2; transformers' image processors at 3 // 2 = 1.
+    import numpy as np
+    from PIL import Image
+
+    img = Image.fromarray(np.arange(10, dtype=np.uint8).reshape(2, 5).repeat(3).reshape(2, 5, 3))
+    base = {"size": (2, 2), "mean": [0.0] * 3, "std": [1 / 255] * 3}
+    rounded = EvalTransform(InputSpec(**base))(img)[0]
+    floored = EvalTransform(InputSpec(**base, crop_offset="floor"))(img)[0]
+    assert rounded[0].tolist() == pytest.approx([2, 3], abs=1e-4)
+    assert floored[0].tolist() == pytest.approx([1, 2], abs=1e-4)
+
+
+def test_crop_offset_needs_center_mode() -> None:
+    with pytest.raises(ValueError, match="crop_offset floor applies to crop_mode center only"):
+        InputSpec(size=(8, 8), mean=[0.5], std=[0.5], crop_mode="squash", crop_offset="floor")

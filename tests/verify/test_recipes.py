@@ -14,9 +14,7 @@ from zoo.verify.run import verify
 
 #: Entries whose recipe shows a difference zoo cannot express yet (the recipe's ``note`` says
 #: what): strict, so that the test fails once zoo matches the authors.
-KNOWN_DIFFERENCES = {
-    "radiology/microsoft_rad_dino": "centre crop rounding: transformers floors, torchvision rounds",
-}
+KNOWN_DIFFERENCES = {}
 
 NAMES = [
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[name]))

@@ -111,6 +111,12 @@ class EvalTransform:
                 img = tvf.pad(
                     img, [left, top, max(tw - w, 0) - left, max(th - h, 0) - top], fill=fill
                 )
+        if self.spec.crop_offset == "floor" and self.spec.crop_mode == "center":
+            # transformers' image processors: top = (height - crop) // 2 (torchvision rounds).
+            h, w = tvf.get_dimensions(img)[1:]
+            th, tw = self.size
+            if h >= th and w >= tw:
+                return tvf.crop(img, (h - th) // 2, (w - tw) // 2, th, tw)
         return tvf.center_crop(img, list(self.size))
 
     def __call__(self, img: Any) -> torch.Tensor:

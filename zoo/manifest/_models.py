@@ -80,24 +80,24 @@ class InputSpec(StrictModel):
     crop_pct: Fraction = 1.0
     """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
     crop_mode: Literal["center", "squash", "border"] = "center"
-    """How the evaluation transform crops (timm's `crop_mode`): `center` resizes the short side then
-    center-crops; `squash` resizes both sides to the target (aspect ratio not kept); `border` pads."""
+    """timm's `crop_mode`: `center` (short side, then crop), `squash` (both sides), `border` (pad)."""
     pad_fill: Literal["mean", "zero"] = "mean"
-    """What `crop_mode: border` pads with: `mean` (the mean colour, as timm pads), or `zero` (black,
-    0 before normalization: the authors zero-pad to a square, e.g. MedSigLIP)."""
+    """What `crop_mode: border` pads with: `mean` (timm's), or `zero` (black, e.g. MedSigLIP)."""
+    crop_offset: Literal["round", "floor"] = "round"
+    """A center crop starts at half the margin rounded (torchvision, timm) or floored (HF)."""
     dynamic_size: Flag = False
     """Other input sizes (multiples of the patch size) are allowed."""
     mpp: Mpp | None = None
-    """Pathology tile encoders: the microns per pixel of the tiles it was trained on, the scale
-    `zoo embed` tiles a slide at by default."""
+    """Pathology tile encoders: the microns per pixel of their training tiles (slide tiling)."""
 
     @model_validator(mode="after")
     def _per_channel(self) -> Self:
-        if self.pad_fill != "mean" and self.crop_mode != "border":
-            raise ValueError(
-                f"pad_fill {self.pad_fill} applies to crop_mode border only (crop_mode is "
-                f"{self.crop_mode}, which never pads): remove pad_fill or set crop_mode: border"
-            )
+        for name, mode in (("pad_fill", "border"), ("crop_offset", "center")):
+            if getattr(self, name) not in ("mean", "round") and self.crop_mode != mode:
+                raise ValueError(
+                    f"{name} {getattr(self, name)} applies to crop_mode {mode} only (crop_mode is "
+                    f"{self.crop_mode}): remove {name} or set crop_mode: {mode}"
+                )
         if len(self.mean) != len(self.std):
             raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
         if self.channels is not None and self.channels != len(self.mean):
