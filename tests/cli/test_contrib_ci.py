@@ -85,7 +85,10 @@ def test_workflow_definition() -> None:
         "uv run zoo schema --check",
         "uv run --all-extras zoo validate --changed --base origin/${{ github.base_ref }} "
         "--build --format github",
+        "uv run --all-extras --all-groups zoo verify --changed --base origin/${{ github.base_ref }} "
+        "--random-weights",
     ]
+    assert "zoo/verify/recipes/**" in paths
 
 
 def test_hook_definition() -> None:
@@ -162,8 +165,11 @@ def test_workflow_commands_give_validates_verdict(
     git("add", "-A")
     git("commit", "-q", "-m", "add a model")
 
-    (schema, validate) = _run_workflow(run_cli)
+    (schema, validate, *verify) = _run_workflow(run_cli)
     assert schema[0] == 0, schema
+    # A valid new manifest without a recipe: the verify step has nothing to run, and says so.
+    assert [v[0] for v in verify] == ([] if broken else [0]), verify
+    assert all("no entry with a recipe changed" in v[2] for v in verify)
     local = run_cli("validate", "--build", file.relative_to(pr_repo))
     assert validate[0] == local[0] == (1 if broken else 0), (validate, local)
     lines = validate[1].splitlines()

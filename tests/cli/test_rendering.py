@@ -121,6 +121,7 @@ def test_list_keeps_every_name_whole(
         assert err == ""
         assert out.splitlines()[0].split() == [
             "name",
+            "kind",
             "wrapper",
             "weights",
             "dim",

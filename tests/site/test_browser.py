@@ -237,6 +237,7 @@ def test_keyboard_navigation_and_labelled_controls(site: Path, driver: Any, tmp_
     assert seen[:10] == [
         "reset",
         "f-group",
+        "f-kind",
         "f-wrapper",
         "f-license",
         "f-commercial",
@@ -244,7 +245,6 @@ def test_keyboard_navigation_and_labelled_controls(site: Path, driver: Any, tmp_
         "f-pooling",
         "f-input",
         "f-source",
-        "f-dmin",
     ]
     controls = driver.find_elements(
         by("CSS_SELECTOR"), "#filters input, #filters select, #filters button, #models thead button"

@@ -62,6 +62,8 @@ def changed_entries(base: str | None, catalog: Catalog | None = None) -> list[st
     changes = {p.resolve() for p in _git.changes_since(base, Path.cwd()).changed}
     found = []
     for name, recipe in sorted(recipes().items()):
+        if name not in catalog:  # a catalogue without the bundled entries
+            continue
         module = sys.modules.get(getattr(recipe.build, "__module__", ""))
         files = {catalog.get(name).file, getattr(module, "__file__", None)}
         if any(f is not None and Path(f).resolve() in changes for f in files):
