@@ -134,3 +134,28 @@ def test_crop_offset_floor_starts_where_transformers_starts() -> None:
 def test_crop_offset_needs_center_mode() -> None:
     with pytest.raises(ValueError, match="crop_offset floor applies to crop_mode center only"):
         InputSpec(size=(8, 8), mean=[0.5], std=[0.5], crop_mode="squash", crop_offset="floor")
+
+
+def test_resize_on_tensor_is_torchvision_v2s_resize_of_the_uint8_image() -> None:
+    import numpy as np
+    import torch
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8))
+    base = {"size": (32, 32), "mean": [0.0] * 3, "std": [1.0] * 3, "interpolation": "bilinear"}
+    authors = v2.Compose(
+        [v2.ToImage(), v2.Resize(32), v2.CenterCrop(32), v2.ToDtype(torch.float32, scale=True)]
+    )(img)
+    on_tensor = EvalTransform(InputSpec(**base, resize_on="tensor"))(img)
+    on_image = EvalTransform(InputSpec(**base))(img)
+    authors = authors.as_subclass(torch.Tensor)
+    torch.testing.assert_close(on_tensor, authors, rtol=0, atol=1e-6)
+    # PIL's resize rounds some pixels the other way: one level apart.
+    assert (on_image - authors).abs().max() > 0.5 / 255
+
+
+def test_resize_on_takes_image_or_tensor_only() -> None:
+    with pytest.raises(ValueError, match="resize_on"):
+        InputSpec(size=(8, 8), mean=[0.5], std=[0.5], resize_on="gpu")  # type: ignore[arg-type]

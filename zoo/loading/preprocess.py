@@ -94,6 +94,21 @@ class EvalTransform:
         mode = tvf.InterpolationMode(self.spec.interpolation)
         h, w = tvf.get_dimensions(img)[1:]
         self.check_size(h, w)
+        if self.spec.resize_on == "tensor" and not isinstance(img, torch.Tensor):
+            # torchvision v2's pipelines (ToImage, then Resize): the uint8 tensor is resized,
+            # antialiased, with the tensor kernel (a few pixels differ from PIL's by one level).
+            v2 = require(
+                "torchvision.transforms.v2.functional",
+                package="torchvision",
+                extra="timm",
+                purpose="preprocessing",
+            )
+            return v2.resize(
+                v2.pil_to_tensor(img),
+                list(self.resized_size(h, w)),
+                interpolation=mode,
+                antialias=True,
+            )
         return tvf.resize(img, list(self.resized_size(h, w)), interpolation=mode)
 
     def _crop(self, img: Any) -> Any:

@@ -16,15 +16,12 @@ from zoo.manifest._base import (
     Description,
     FieldError,
     Flag,
-    Fraction,
     GapField,
     Metrics,
     ModelName,
     NonEmptyStr,
     NonNegativeInteger,
-    Number,
     PositiveInteger,
-    PositiveNumber,
     Reason,
     Requirement,
     SchemaVersion,
@@ -32,7 +29,7 @@ from zoo.manifest._base import (
     Tag,
 )
 from zoo.manifest._checkpoint import Checkpoint, Remap, Source
-from zoo.manifest._scale import Mpp
+from zoo.manifest._image import InputSpec
 from zoo.manifest._tiles import PairsWith, TilesInputSpec, input_kind, input_schema, tiles_problems
 from zoo.manifest._volume import VolumeGrid, VolumeInputSpec, volume_problems
 from zoo.manifest._wrappers import OnnxWrapper, TimmWrapper, TransformersWrapper, Wrapper
@@ -62,55 +59,6 @@ class Paper(StrictModel):
     """Title of the paper."""
     url: NonEmptyStr | None = None
     """Link to the paper (arXiv, DOI, ...)."""
-
-
-class InputSpec(StrictModel):
-    """What the model expects as input."""
-
-    size: tuple[PositiveInteger, PositiveInteger]
-    """Default input size, `[height, width]`."""
-    mean: Annotated[list[Number], Field(min_length=1)]
-    """Normalization mean, one value per channel."""
-    std: Annotated[list[PositiveNumber], Field(min_length=1)]
-    """Normalization standard deviation, one value per channel."""
-    channels: PositiveInteger | None = None
-    """Input channels; default: the length of `mean`."""
-    interpolation: Literal["bicubic", "bilinear", "nearest"] = "bicubic"
-    """Resize interpolation used by the authors' evaluation transform."""
-    crop_pct: Fraction = 1.0
-    """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
-    crop_mode: Literal["center", "squash", "border"] = "center"
-    """timm's `crop_mode`: `center` (short side, then crop), `squash` (both sides), `border` (pad)."""
-    pad_fill: Literal["mean", "zero"] = "mean"
-    """What `crop_mode: border` pads with: `mean` (timm's), or `zero` (black, e.g. MedSigLIP)."""
-    crop_offset: Literal["round", "floor"] = "round"
-    """A center crop starts at half the margin rounded (torchvision, timm) or floored (HF)."""
-    dynamic_size: Flag = False
-    """Other input sizes (multiples of the patch size) are allowed."""
-    mpp: Mpp | None = None
-    """Pathology tile encoders: the microns per pixel of their training tiles (slide tiling)."""
-
-    @model_validator(mode="after")
-    def _per_channel(self) -> Self:
-        for name, mode in (("pad_fill", "border"), ("crop_offset", "center")):
-            if getattr(self, name) not in ("mean", "round") and self.crop_mode != mode:
-                raise ValueError(
-                    f"{name} {getattr(self, name)} applies to crop_mode {mode} only (crop_mode is "
-                    f"{self.crop_mode}): remove {name} or set crop_mode: {mode}"
-                )
-        if len(self.mean) != len(self.std):
-            raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
-        if self.channels is not None and self.channels != len(self.mean):
-            raise ValueError(
-                f"channels is {self.channels} but mean/std have {len(self.mean)} values: "
-                "give one value per input channel"
-            )
-        return self
-
-    @property
-    def in_chans(self) -> int:
-        """Number of input channels."""
-        return self.channels if self.channels is not None else len(self.mean)
 
 
 def _number_or_list(value: Any) -> str:
