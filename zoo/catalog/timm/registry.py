@@ -256,6 +256,8 @@ def manifest_dump(name: str) -> dict[str, Any]:
             "crop_pct": float(inp["crop_pct"]),
             "crop_mode": inp["crop_mode"],
             "pad_fill": "mean",
+            "crop_offset": "round",
+            "resize_on": "image",
             "dynamic_size": False,
             "mpp": None,
         },
