@@ -48,7 +48,10 @@ def _same_preprocessing(model: Any, reference: Any) -> None:
         assert got.shape == want.shape, (model.manifest.name, image.size)
         if getattr(spec, "pad_fill", "mean") == "zero":
             got = _zero_padding(got, want, spec)
-        torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+        # timm's recipe resizes the PIL image and cannot be told to resize the uint8 tensor
+        # (README, timm users): with resize_on: tensor, pixels may differ by one level.
+        level = 1.0001 / 255 / min(spec.std) if spec.resize_on == "tensor" else 0.0
+        torch.testing.assert_close(got, want, atol=1e-6 + level, rtol=0)
 
 
 def _zero_padding(got: torch.Tensor, want: torch.Tensor, spec: Any) -> torch.Tensor:
