@@ -42,6 +42,33 @@ SHARD_BYTES = 256 << 20
 QUOTE = 3
 
 
+def rank0_decision(
+    trainer: Any, prepare: Callable[[Any], dict[str, Any]], images: ImageList, noun: str
+) -> dict[str, Any]:
+    """Global rank 0 prepares the run (``prepare(trainer)``) and every process gets its
+    decision: a refusal on rank 0 is raised on every process, and every process must see the
+    same list of inputs (``noun``: what they are, for the message)."""
+    decision: dict[str, Any] = {}
+    failure: ZooError | None = None
+    if trainer.is_global_zero:
+        try:
+            decision = prepare(trainer)
+        except ZooError as exc:
+            failure, decision = exc, {"error": str(exc)}
+    decision = trainer.strategy.broadcast(decision, src=0)
+    if failure is not None:
+        raise failure
+    if "error" in decision:
+        raise LoadError(f"global rank 0: {decision['error']}")
+    same = decision["images_sha256"] == images.sha256()
+    if not trainer.strategy.reduce_boolean_decision(same, all=True):
+        raise UsageError(
+            f"the processes of this run see different {noun} lists; the {noun}s and --out must "
+            "be on a filesystem every node sees alike"
+        )
+    return decision
+
+
 class EmbedWriter(pl.Callback):
     """Shards as blocks complete; index, provenance and the final record at the end.
 
@@ -78,24 +105,7 @@ class EmbedWriter(pl.Callback):
     # -- before: rank 0 prepares, everyone follows ----------------------------------------------
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        decision: dict[str, Any] = {}
-        failure: ZooError | None = None
-        if trainer.is_global_zero:
-            try:
-                decision = self._prepare(trainer)
-            except ZooError as exc:
-                failure, decision = exc, {"error": str(exc)}
-        decision = trainer.strategy.broadcast(decision, src=0)
-        if failure is not None:
-            raise failure
-        if "error" in decision:
-            raise LoadError(f"global rank 0: {decision['error']}")
-        same = decision["images_sha256"] == self.images.sha256()
-        if not trainer.strategy.reduce_boolean_decision(same, all=True):
-            raise UsageError(
-                "the processes of this run see different image lists; the images and --out must "
-                "be on a filesystem every node sees alike"
-            )
+        decision = rank0_decision(trainer, self._prepare, self.images, "image")
         rank, world = trainer.global_rank, trainer.world_size
         self.blocks = [tuple(b) for b in decision["blocks"][rank::world]]
         self.done_before, self.rows_before = decision["done"], decision["rows"]

@@ -35,7 +35,8 @@ from zoo.embed.slides.plan import SlidePlan, plan
 from zoo.embed.slides.thumbnail import THUMBNAILS
 from zoo.embed.slides.tiling import Tiling
 from zoo.embed.slides.tissue import TISSUE_METHOD
-from zoo.errors import LoadError, UsageError, ZooError
+from zoo.embed.writer import rank0_decision
+from zoo.errors import LoadError, ZooError
 
 
 def encode(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -104,24 +105,7 @@ class SlideWriter(pl.Callback):
     # -- before: rank 0 prepares, every rank plans its slides ------------------------------------
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        decision: dict[str, Any] = {}
-        failure: ZooError | None = None
-        if trainer.is_global_zero:
-            try:
-                decision = self._prepare(trainer)
-            except ZooError as exc:
-                failure, decision = exc, {"error": str(exc)}
-        decision = trainer.strategy.broadcast(decision, src=0)
-        if failure is not None:
-            raise failure
-        if "error" in decision:
-            raise LoadError(f"global rank 0: {decision['error']}")
-        same = decision["images_sha256"] == self.images.sha256()
-        if not trainer.strategy.reduce_boolean_decision(same, all=True):
-            raise UsageError(
-                "the processes of this run see different slide lists; the slides and --out must "
-                "be on a filesystem every node sees alike"
-            )
+        decision = rank0_decision(trainer, self._prepare, self.images, "slide")
         rank, world = trainer.global_rank, trainer.world_size
         self.info = {"rank": rank, "session": decision["session"]}
         self.done_before, self.rows_before = decision["done"], decision["rows"]
