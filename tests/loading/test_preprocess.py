@@ -69,8 +69,8 @@ def test_zero_pad_fill_pads_black_as_medsiglip_pads_to_a_square() -> None:
     ours = EvalTransform(spec)(img)
     assert torch.equal(ours[:, 0], torch.full_like(ours[:, 0], -1.0))  # black, normalized
     assert "pad_fill='zero'" in repr(EvalTransform(spec))
-    # The MedSigLIP authors' order (fine_tune_for_image_classification.ipynb): zero-pad to a
-    # square (CenterCrop to the longer side), then resize; the same up to resampling.
+    # Padding to a square first (CenterCrop to the longer side), then resizing, is the same up
+    # to resampling at the border (crop_mode pad_square does that exactly: below).
     authors = tv.Compose(
         [
             tv.CenterCrop(max(img.size)),
@@ -84,8 +84,49 @@ def test_zero_pad_fill_pads_black_as_medsiglip_pads_to_a_square() -> None:
 
 
 def test_pad_fill_needs_border_mode() -> None:
-    with pytest.raises(ValueError, match="pad_fill zero applies to crop_mode border only"):
+    with pytest.raises(ValueError, match="pad_fill zero applies to crop_mode border or pad_squ"):
         InputSpec(size=(8, 8), mean=[0.5], std=[0.5], pad_fill="zero")
+
+
+@pytest.mark.parametrize("fill", ["zero", "mean"])
+@pytest.mark.parametrize("size", [(64, 16), (15, 40), (33, 33)])
+def test_pad_square_pads_first_then_resizes_the_square(fill: str, size: tuple[int, int]) -> None:
+    import numpy as np
+
+    spec = InputSpec(
+        size=(24, 24), mean=[0.5] * 3, std=[0.25] * 3, interpolation="bicubic",
+        crop_mode="pad_square", pad_fill=fill,
+    )  # fmt: skip
+    img = _image(*size)
+    w, h = img.size
+    side = max(w, h)
+    colour = (0, 0, 0) if fill == "zero" else (128, 128, 128)
+    square = Image.new("RGB", (side, side), colour)
+    square.paste(img, ((side - w) // 2, (side - h) // 2))  # the smaller half on top/left
+    resized = np.asarray(square.resize((24, 24), Image.Resampling.BICUBIC), dtype=np.float32)
+    expected = (torch.from_numpy(resized).permute(2, 0, 1) / 255 - 0.5) / 0.25
+    torch.testing.assert_close(EvalTransform(spec)(img), expected, rtol=0, atol=1e-5)
+    assert "crop_mode='pad_square', pad_fill=" in repr(EvalTransform(spec))
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [({"size": (24, 32)}, "size must be square"), ({"crop_pct": 0.9}, "crop_pct 1.0")],
+)
+def test_pad_square_needs_a_square_size_and_no_crop(changes: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        InputSpec(
+            **{"size": (24, 24), "mean": [0.5], "std": [0.5], "crop_mode": "pad_square", **changes}
+        )
+
+
+def test_pad_square_counts_the_padded_pixels_against_the_limit() -> None:
+    from zoo.errors import ImageSizeError
+
+    spec = InputSpec(size=(24, 24), mean=[0.5], std=[0.5], crop_mode="pad_square")
+    EvalTransform(spec).check_size(110, 11_000)  # 1.2 M pixels, padded: 121 M (under 134 M)
+    with pytest.raises(ImageSizeError, match="pixels"):
+        EvalTransform(spec).check_size(120, 12_000)  # padded: 144 M pixels
 
 
 def test_non_square_center_keeps_the_aspect_ratio_and_crops() -> None:

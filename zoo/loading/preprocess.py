@@ -50,14 +50,14 @@ class EvalTransform:
         s = self.spec
         return (
             f"EvalTransform(size={self.size}, resize={self.scale_size}, crop_mode={s.crop_mode!r}, "
-            f"{f'pad_fill={s.pad_fill!r}, ' if s.crop_mode == 'border' else ''}"
+            f"{f'pad_fill={s.pad_fill!r}, ' if s.crop_mode in ('border', 'pad_square') else ''}"
             f"interpolation={s.interpolation!r}, mean={s.mean}, std={s.std})"
         )
 
     def resized_size(self, h: int, w: int) -> tuple[int, int]:
         """The size ``(h, w)`` an image of ``h x w`` has after the resize, before the crop."""
         sh, sw = self.scale_size
-        if self.spec.crop_mode == "squash":
+        if self.spec.crop_mode in ("squash", "pad_square"):
             return sh, sw
         if self.spec.crop_mode == "center" and sh == sw:  # shortest edge, as torchvision does
             short, long = (h, w) if h <= w else (w, h)
@@ -83,7 +83,8 @@ class EvalTransform:
                 "reverse; zoo does not embed such strips (crop or tile them first)"
             )
         rh, rw = self.resized_size(h, w)
-        if max(h * w, rh * rw) > MAX_PIXELS:
+        padded = max(h, w) ** 2 if self.spec.crop_mode == "pad_square" else h * w
+        if max(padded, rh * rw) > MAX_PIXELS:
             raise ImageSizeError(
                 f"the image is {w}x{h} (resized: {rw}x{rh}), more than {MAX_PIXELS} pixels; "
                 "tile it first"
@@ -111,21 +112,25 @@ class EvalTransform:
             )
         return tvf.resize(img, list(self.resized_size(h, w)), interpolation=mode)
 
+    def _pad(self, img: Any, th: int, tw: int) -> Any:
+        """``img`` padded to at least ``th x tw`` with ``pad_fill``, the smaller half of each
+        margin on top/left (as timm's border mode and MedSigLIP's serving code place it)."""
+        tvf = _tvf()
+        h, w = tvf.get_dimensions(img)[1:]
+        if h >= th and w >= tw:
+            return img
+        fill = (
+            [round(255 * v) for v in self.spec.mean]
+            if not isinstance(img, torch.Tensor) and self.spec.pad_fill == "mean"
+            else 0
+        )
+        left, top = max(tw - w, 0) // 2, max(th - h, 0) // 2
+        return tvf.pad(img, [left, top, max(tw - w, 0) - left, max(th - h, 0) - top], fill=fill)
+
     def _crop(self, img: Any) -> Any:
         tvf = _tvf()
         if self.spec.crop_mode == "border":
-            h, w = tvf.get_dimensions(img)[1:]
-            th, tw = self.size
-            if h < th or w < tw:
-                fill = (
-                    [round(255 * v) for v in self.spec.mean]
-                    if not isinstance(img, torch.Tensor) and self.spec.pad_fill == "mean"
-                    else 0
-                )
-                left, top = max(tw - w, 0) // 2, max(th - h, 0) // 2
-                img = tvf.pad(
-                    img, [left, top, max(tw - w, 0) - left, max(th - h, 0) - top], fill=fill
-                )
+            img = self._pad(img, *self.size)
         if self.spec.crop_offset == "floor" and self.spec.crop_mode == "center":
             # transformers' image processors: top = (height - crop) // 2 (torchvision rounds).
             h, w = tvf.get_dimensions(img)[1:]
@@ -142,6 +147,10 @@ class EvalTransform:
             img = to_8bit(img)
             if img.mode != wanted:
                 img = img.convert(wanted)
+        if self.spec.crop_mode == "pad_square":  # pad first, then resize the square
+            h, w = _tvf().get_dimensions(img)[1:]
+            self.check_size(h, w)
+            img = self._pad(img, max(h, w), max(h, w))
         img = self._crop(self._resize(img))
         if isinstance(img, torch.Tensor):
             tensor = img.float() / 255 if img.dtype == torch.uint8 else img.float()

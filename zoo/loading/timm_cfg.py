@@ -98,7 +98,9 @@ def pretrained_cfg(manifest: Manifest, base: Mapping[str, Any] | None = None) ->
         cfg.update(
             interpolation=spec.interpolation,
             crop_pct=spec.crop_pct,
-            crop_mode=spec.crop_mode,
+            # timm has no pad-then-resize: its border mode (resize, then pad) is the nearest, and
+            # the same on square images (README, timm users)
+            crop_mode="border" if spec.crop_mode == "pad_square" else spec.crop_mode,
             mean=tuple(spec.mean),
             std=tuple(spec.std),
         )

@@ -33,10 +33,12 @@ class InputSpec(StrictModel):
     """Resize interpolation used by the authors' evaluation transform."""
     crop_pct: Fraction = 1.0
     """Center-crop fraction: resize to `size / crop_pct`, then crop `size`. 1.0 resizes only."""
-    crop_mode: Literal["center", "squash", "border"] = "center"
-    """timm's `crop_mode`: `center` (short side, then crop), `squash` (both sides), `border` (pad)."""
+    crop_mode: Literal["center", "squash", "border", "pad_square"] = "center"
+    """timm's `crop_mode`: `center` (short side, then crop), `squash` (both sides), `border`
+    (resize the long side, then pad); or `pad_square` (pad to a square first, the smaller half of
+    the margin on top/left, then resize to a square `size`: MedSigLIP's serving code)."""
     pad_fill: Literal["mean", "zero"] = "mean"
-    """What `crop_mode: border` pads with: `mean` (timm's), or `zero` (black, e.g. MedSigLIP)."""
+    """What `crop_mode: border` or `pad_square` pads with: `mean` (timm's), or `zero` (black)."""
     crop_offset: Literal["round", "floor"] = "round"
     """A center crop starts at half the margin rounded (torchvision, timm) or floored (HF)."""
     resize_on: Literal["image", "tensor"] = "image"
@@ -49,12 +51,17 @@ class InputSpec(StrictModel):
 
     @model_validator(mode="after")
     def _per_channel(self) -> Self:
-        for name, mode in (("pad_fill", "border"), ("crop_offset", "center")):
-            if getattr(self, name) not in ("mean", "round") and self.crop_mode != mode:
+        for name, modes in (("pad_fill", ("border", "pad_square")), ("crop_offset", ("center",))):
+            if getattr(self, name) not in ("mean", "round") and self.crop_mode not in modes:
                 raise ValueError(
-                    f"{name} {getattr(self, name)} applies to crop_mode {mode} only (crop_mode is "
-                    f"{self.crop_mode}): remove {name} or set crop_mode: {mode}"
+                    f"{name} {getattr(self, name)} applies to crop_mode {' or '.join(modes)} only "
+                    f"(crop_mode is {self.crop_mode}): remove {name} or set crop_mode: {modes[0]}"
                 )
+        if self.crop_mode == "pad_square" and (self.size[0] != self.size[1] or self.crop_pct != 1):
+            raise ValueError(
+                f"crop_mode pad_square pads to a square and resizes it to size, so size must be "
+                f"square and crop_pct 1.0 (size is {list(self.size)}, crop_pct {self.crop_pct})"
+            )
         if len(self.mean) != len(self.std):
             raise ValueError(f"mean has {len(self.mean)} values but std has {len(self.std)}")
         if self.channels is not None and self.channels != len(self.mean):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.verify.recipe import Recipe, gap, register
+from zoo.verify.recipe import Recipe, register
 from zoo.verify.recipes._layout import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, state_dict_file
+from zoo.verify.recipes.radiology import load_pretrained, save_pretrained
 
 # --- BiomedCLIP -----------------------------------------------------------------------------
 # The model card (https://huggingface.co/microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224
@@ -97,17 +98,87 @@ register(
 
 
 # --- MedSigLIP ------------------------------------------------------------------------------
-gap(
-    "medical/google_medsiglip_448",
-    "zoo's input block cannot express the authors' preprocessing. The authors' serving code "
-    "(https://github.com/Google-Health/medsiglip python/serving/predictor.py @ "
-    "73530d5538405583c4a05cc55929d6928b222c77: _zero_pad_image_to_square, then "
-    "transformers.SiglipImageProcessor(size 448x448, do_rescale=False)) zero-pads the image to a "
-    "square first and resizes the padded square with the processor's default resampling "
-    "(bicubic), mean/std 0.5; zoo resizes first and pads after (input.crop_mode border) with "
-    "bilinear resampling (the model card's quick-start instead cites TensorFlow's bilinear resize "
-    "for its evaluations). A recipe written from predictor.py differs from zoo's tensors by up to "
-    "0.2 on the bundled images (0.07 on the square one: bicubic vs bilinear). The network and "
-    "embedding agree: SiglipModel(So400m/14 at 448).get_image_features(x).pooler_output equals "
-    "zoo's embedding on zoo's own tensors (relative difference 0.0, two blocks, random weights).",
+# The authors' serving code (https://github.com/Google-Health/medsiglip python/serving/
+# predictor.py @ 73530d5538405583c4a05cc55929d6928b222c77): the image as float32 in [0, 1]
+# (8 bits / 255), zero-padded to a square ("method performed in training": the smaller half of
+# the margin on top/left), then transformers.SiglipImageProcessor(do_rescale=False, size 448x448)
+# with its defaults (bicubic resize of both sides, mean and std 0.5), and the image tower's
+# pooler_output (SiglipModel.get_image_features). Their requirements pin transformers 4.51.3,
+# whose SiglipImageProcessor resizes with PIL: transformers 5 calls that backend
+# SiglipImageProcessorPil. The padding is re-expressed here from predictor.py (it is not a
+# package); the processor and the network are transformers'.
+MEDSIGLIP_SOURCE = (
+    "https://github.com/Google-Health/medsiglip @ 73530d5538405583c4a05cc55929d6928b222c77 "
+    "(python/serving/predictor.py: _zero_pad_image_to_square, SiglipImageProcessor; "
+    "python/serving/requirements.txt: transformers 4.51.3); https://huggingface.co/google/"
+    "medsiglip-448 (SiglipModel, get_image_features)"
+)
+
+
+def _medsiglip(reduced: bool) -> Any:
+    from transformers import SiglipConfig, SiglipModel
+
+    # The vision tower: the So400m/14 shape at 448 (the model card). The text tower is a small
+    # stand-in: its keys (text_model.*) and logit_scale/bias are in the released file and are
+    # written, but they do not take part in the image embedding, so their shape is not needed.
+    config = SiglipConfig(
+        vision_config={
+            "hidden_size": 1152,
+            "intermediate_size": 4304,
+            "num_hidden_layers": 2 if reduced else 27,
+            "num_attention_heads": 16,
+            "image_size": 448,
+            "patch_size": 14,
+            "hidden_act": "gelu_pytorch_tanh",
+            "layer_norm_eps": 1e-6,
+        },
+        text_config={
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "vocab_size": 64,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": 0,
+            "projection_size": 1152,
+        },
+    )
+    return SiglipModel(config).eval()
+
+
+def _medsiglip_preprocess(image: Any) -> Any:
+    import numpy as np
+    from transformers import SiglipImageProcessorPil
+
+    pixels = np.asarray(image.convert("RGB"))
+    norm = pixels.astype(np.float32) / float(np.iinfo(pixels.dtype).max)
+    h, w = norm.shape[:2]
+    margin = abs(h - w)
+    before, after = margin // 2, margin - margin // 2
+    pad = ((before, after), (0, 0), (0, 0)) if h < w else ((0, 0), (before, after), (0, 0))
+    norm = np.pad(norm, pad)
+    processor = SiglipImageProcessorPil(do_rescale=False, size={"height": 448, "width": 448})
+    out = processor.preprocess(
+        [norm], data_format="channels_first", input_data_format="channels_last", return_tensors="pt"
+    )
+    return out["pixel_values"][0]
+
+
+register(
+    Recipe(
+        names=("medical/google_medsiglip_448",),
+        source=MEDSIGLIP_SOURCE,
+        how="package",
+        build=_medsiglip,
+        preprocess=_medsiglip_preprocess,
+        embed=lambda net, x: net.vision_model(pixel_values=x).pooler_output,
+        filename="",
+        save=save_pretrained,
+        load=load_pretrained,
+        reduce={"num_hidden_layers": 2},
+        note="The padding step is re-expressed from predictor.py (not a package). The model "
+        "card's quick-start instead resizes with TensorFlow (bilinear, no antialiasing) and does "
+        "not pad; zoo follows the serving code, which says it repeats the training preprocessing.",
+    )
 )
