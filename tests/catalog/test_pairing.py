@@ -99,6 +99,37 @@ def test_a_wrong_pairing_is_an_error_naming_what_was_expected(
     assert says in out.replace("\n", " "), out
 
 
+@pytest.mark.parametrize(
+    ("patch_basis", "slide_basis", "agrees"),
+    [
+        ("inferred", "stated", True),  # the slide encoder's authors say where they ran it
+        ("inferred", "inferred", False),
+        ("stated", "inferred", False),
+        ("stated", "stated", False),
+    ],
+)
+def test_a_stated_slide_encoder_scale_outranks_an_inferred_patch_encoder_scale(
+    tmp_path: Path,
+    tiny_manifest_data: ManifestFactory,
+    write_manifest: ManifestWriter,
+    run_cli: CliRunner,
+    patch_basis: str,
+    slide_basis: str,
+    agrees: bool,
+) -> None:
+    """MADELEINE's authors tile at 10x for CONCH v1, whose own entry infers 20x."""
+    patch = tiny_manifest_data()
+    patch["input"]["mpp"] = {**MPP, "value": 0.5, "basis": patch_basis}
+    slide = slide_data()
+    slide["input"]["mpp"] = {**MPP, "value": 1.0, "basis": slide_basis}
+    code, out = _validate(tmp_path, write_manifest, run_cli, patch, slide)
+    if agrees:
+        assert code == 0, out
+    else:
+        assert code == 1
+        assert "testing/tiny_vit was trained at 0.5 mpp" in out.replace("\n", " "), out
+
+
 def test_a_slide_encoder_cannot_pair_with_another_slide_encoder(
     tmp_path: Path,
     tiny_manifest_data: ManifestFactory,

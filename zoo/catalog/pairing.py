@@ -7,7 +7,11 @@ encoder's ``input.feature_dim``. The pooling is part of the entry: a patch encod
 entries (``cls`` and ``cls+mean``) is paired by naming the one whose embedding the slide encoder
 was trained on. The scale: where the patch encoder declares ``input.mpp``, its value must equal
 the slide encoder's ``input.mpp.value`` (a patch encoder without one is not checked here;
-``zoo embed --from-features`` checks the features' own scale). The tile size is not compared
+``zoo embed --from-features`` checks the features' own scale), unless the slide encoder's scale is
+``stated`` and the patch encoder's only ``inferred``: the slide encoder's authors say at which
+scale they ran that patch encoder (MADELEINE: CONCH v1 at 10x), which outranks a scale inferred
+for the patch encoder on its own (CONCH v1: 20x, from TRIDENT's default). Two stated scales, or
+an inferred slide-encoder scale, must agree. The tile size is not compared
 with the patch encoder's ``input.size``: the slide encoder's ``tile_size`` is what is cut from
 the slide at ``mpp``, which the patch encoder's preprocessing then resizes to its input size.
 """
@@ -64,7 +68,8 @@ def pairing_problems(manifests: Sequence[Manifest]) -> list[Problem]:
                     )
                 )
             mpp = getattr(patch.input, "mpp", None)
-            if mpp is not None and mpp.value != spec.mpp.value:
+            outranked = mpp is not None and mpp.basis == "inferred" and spec.mpp.basis == "stated"
+            if mpp is not None and mpp.value != spec.mpp.value and not outranked:
                 problems.append(
                     _problem(
                         m,

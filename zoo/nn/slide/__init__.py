@@ -18,6 +18,7 @@ from zoo.nn.slide.abmil import AbmilSlide, abmil
 from zoo.nn.slide.chief import ChiefSlide, chief
 from zoo.nn.slide.feather import FeatherSlide, feather
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
+from zoo.nn.slide.madeleine import Madeleine, madeleine
 from zoo.nn.slide.moozy import Moozy, moozy
 from zoo.nn.slide.prism import Prism, prism
 from zoo.nn.slide.titan import Titan, titan
@@ -27,6 +28,7 @@ __all__ = [
     "ChiefSlide",
     "FeatherSlide",
     "GigaPathSlide",
+    "Madeleine",
     "Moozy",
     "Prism",
     "Titan",
@@ -34,6 +36,7 @@ __all__ = [
     "chief",
     "feather",
     "gigapath_slide",
+    "madeleine",
     "moozy",
     "prism",
     "titan",
