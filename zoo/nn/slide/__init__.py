@@ -20,6 +20,7 @@ from zoo.nn.slide.feather import FeatherSlide, feather
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.moozy import Moozy, moozy
 from zoo.nn.slide.prism import Prism, prism
+from zoo.nn.slide.tangle import TangleSlide, tangle
 from zoo.nn.slide.titan import Titan, titan
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "GigaPathSlide",
     "Moozy",
     "Prism",
+    "TangleSlide",
     "Titan",
     "abmil",
     "chief",
@@ -36,5 +38,6 @@ __all__ = [
     "gigapath_slide",
     "moozy",
     "prism",
+    "tangle",
     "titan",
 ]
