@@ -21,6 +21,7 @@ from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.madeleine import Madeleine, madeleine
 from zoo.nn.slide.moozy import Moozy, moozy
 from zoo.nn.slide.prism import Prism, prism
+from zoo.nn.slide.tangle import TangleSlide, tangle
 from zoo.nn.slide.titan import Titan, titan
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Madeleine",
     "Moozy",
     "Prism",
+    "TangleSlide",
     "Titan",
     "abmil",
     "chief",
@@ -39,5 +41,6 @@ __all__ = [
     "madeleine",
     "moozy",
     "prism",
+    "tangle",
     "titan",
 ]

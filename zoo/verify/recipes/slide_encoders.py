@@ -24,6 +24,7 @@ for name, test in (
     ("pathology/mahmood_feather_uni", "tests/nn/test_slide_feather.py"),
     ("pathology/mahmood_feather_uni2_h", "tests/nn/test_slide_feather.py"),
     ("pathology/mahmood_madeleine", "tests/nn/test_slide_mahmood_madeleine.py"),
+    ("pathology/mahmood_tangle", "tests/nn/test_slide_mahmood_tangle.py"),
     ("pathology/mahmood_titan", "tests/nn/test_slide_titan.py"),
     ("pathology/moozy_slide", "tests/nn/test_slide_moozy.py"),
     ("pathology/paige_prism", "tests/nn/test_slide_prism.py"),
