@@ -3,7 +3,8 @@ encoders on images.
 
 Each architecture is compared with the authors' computation on random bags, with random weights
 written in the authors' checkpoint layout and loaded through ``zoo.load``: the tests in
-``tests/nn/test_slide_*.py`` against the re-expressions in ``tests/nn/slide_reference.py``
+``tests/nn/test_slide_*.py`` against the re-expressions in ``tests/nn/slide_reference.py`` and
+``tests/nn/mahmood_*_reference.py``
 (each written from the authors' code at the commit its docstring cites). They are declared here
 so that ``zoo verify --list`` says where their proof is.
 """
