@@ -19,18 +19,17 @@ import numpy as np
 
 from zoo.atomic import write_error
 from zoo.embed import folder as embed_out
+from zoo.embed import session
 from zoo.embed.images import ImageList
-from zoo.embed.provenance import fingerprint, now, provenance, skipped_reasons
+from zoo.embed.provenance import fingerprint, now
 from zoo.embed.rows import ShardWriter
 from zoo.embed.shards import (
     INDEX,
-    SHARD_FILE,
     SHARDS,
     Interval,
     build_index,
     pending,
     read_records,
-    sha256_of,
     write_json,
 )
 from zoo.embed.volumes import is_volume_model, maps_at_input_size, transform_for
@@ -39,7 +38,7 @@ from zoo.errors import LoadError, UsageError, ZooError
 #: A shard is written early when its rows reach this size (feature maps of large models).
 SHARD_BYTES = 256 << 20
 #: Unreadable images named on stderr, per process; all are in provenance.json.
-QUOTE = 3
+QUOTE = session.QUOTE
 
 
 def rank0_decision(
@@ -272,52 +271,16 @@ class EmbedWriter(pl.Callback):
         index = build_index(records, len(images), config.fmt, {"model": self.model.manifest.name})
         write_json(out / INDEX, index)
         skipped = [{"path": key, "error": error} for r in records for _, key, error in r["skipped"]]
-        seconds = time.perf_counter() - self.started
-        computed = index["rows"] - self.rows_before
-        record = self.record
-        record["sessions"][-1].update(
-            finished=now(),
-            seconds=round(seconds, 3),
-            images=len(images) - self.done_before,
-            rows=computed,
-            precision=str(trainer.precision),
-        )
-        sources = [str(Path(s).expanduser().absolute()) for s in config.images]
-        prov = provenance(
-            record, index, manifest=self.model.manifest, sources=sources, skipped=skipped
-        )
+        prov, computed, seconds = session.close_session(self, trainer, index, skipped)
         write_json(out / embed_out.PROVENANCE, prov)
-        files: dict[str, dict[str, Any]] = {}
-        for r in records:
-            if r["file"]:
-                files[r["file"]] = {"size": r["size"], "sha256": r["sha256"]}
-        for path in sorted((out / SHARDS).iterdir()):
-            if SHARD_FILE.match(path.name) and path.suffix == ".json":
-                files[f"{SHARDS}/{path.name}"] = _described(path)
-        for name in (INDEX, embed_out.PROVENANCE):
-            files[name] = _described(out / name)
-        record["files"] = files
-        record["complete"] = True
-        embed_out.write_record(out, record)
+        written = {
+            r["file"]: {"size": r["size"], "sha256": r["sha256"]} for r in records if r["file"]
+        }
+        session.seal(out, self.record, written)
         return {
-            "name": self.model.manifest.name,
-            "out": str(out),
-            "index": str(out / INDEX),
-            "provenance": str(out / embed_out.PROVENANCE),
-            "format": config.fmt,
+            **session.summary(self, trainer, index, skipped, computed, seconds),
             "kind": "volume" if self.volumes else "image",
-            "images": len(images),
-            "embedded": index["rows"],
-            "skipped": len(skipped),
-            "skipped_reasons": skipped_reasons(skipped),
-            "skipped_first": skipped[:QUOTE],
-            "reused": self.rows_before,
-            "computed": computed,
-            "levels": [level["name"] for level in index["levels"]],
-            "shapes": [level["shape"] for level in index["levels"]],
             "shards": len(index["shards"]),
-            "world_size": trainer.world_size,
-            "seconds": round(seconds, 2),
             "images_per_second": round(computed / seconds, 2) if seconds > 0 else None,
         }
 
@@ -331,7 +294,3 @@ def _spans(blocks: list[Interval]) -> list[list[int]]:
         else:
             spans.append([start, end])
     return spans
-
-
-def _described(path: Path) -> dict[str, Any]:
-    return {"size": path.stat().st_size, "sha256": sha256_of(path)}
