@@ -247,3 +247,41 @@ def test_chief_ctranspath_checkpoint_loads_strictly_through_the_entry(kit: Kit) 
     x = kit.image(size=(224, 224))
     with torch.no_grad():
         torch.testing.assert_close(model(x), source(x))
+
+
+def test_dino_positions_resize_the_table_by_dinos_scale_factor() -> None:
+    trunk = {**TRUNK, "dynamic_img_size": True}
+    torch.manual_seed(0)
+    dino = pooled_tower("vit_tiny_patch16_224", trunk, dim=24, heads=2, positions="dino").eval()
+    timm_way = pooled_tower("vit_tiny_patch16_224", trunk, dim=24, heads=2).eval()
+    timm_way.load_state_dict(dino.state_dict())
+    vit = dino.trunk
+    side = vit.patch_embed.grid_size[0]
+    same, larger = torch.randn(1, 3, 8 * side, 8 * side), torch.randn(1, 3, 8 * 7, 8 * 5)
+    with torch.no_grad():
+        # at the table's own size both use it as it is
+        torch.testing.assert_close(dino(same), timm_way(same), rtol=0, atol=0)
+        # DINO's interpolate_pos_encoding by hand: bicubic, scale (grid + 0.1) / side
+        grid = vit.pos_embed[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        grid = torch.nn.functional.interpolate(
+            grid, scale_factor=(7.1 / side, 5.1 / side), mode="bicubic"
+        )
+        table = torch.cat((vit.pos_embed[:, :1], grid.permute(0, 2, 3, 1).reshape(1, 35, -1)), 1)
+        patches = vit.patch_embed(larger).reshape(1, 35, -1)
+        want = torch.cat((vit.cls_token, patches), 1) + table
+        torch.testing.assert_close(vit._pos_embed(vit.patch_embed(larger)), want)
+        assert (dino(larger) - timm_way(larger)).abs().max() > 1e-6  # not timm's resize
+
+
+@pytest.mark.parametrize(
+    ("trunk", "positions", "match"),
+    [
+        ({**TRUNK, "dynamic_img_size": True}, "bicubic", "positions must be timm or dino"),
+        ({**TRUNK, "dynamic_img_size": False}, "dino", "needs a trunk with dynamic_img_size"),
+    ],
+)
+def test_dino_positions_refuse_what_they_cannot_honour(
+    trunk: dict[str, Any], positions: str, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        pooled_tower("vit_tiny_patch16_224", trunk, dim=24, positions=positions)  # type: ignore[arg-type]

@@ -6,13 +6,23 @@ authors' checkpoints (``trunk``, ``attn_pool_contrast``, ``ln_contrast``, ``proj
 so a checkpoint's image part loads strictly. Two pooler layouts exist in published
 checkpoints: ``multihead`` (a ``torch.nn.MultiheadAttention``, CONCH v1) and ``split``
 (separate query and key-value projections without biases, CONCH v1.5).
+
+``positions`` says how the trunk's position table meets another input size: ``timm`` resizes it
+to the new grid (timm's ``resample_abs_pos_embed``); ``dino`` resizes it by the scale factor
+``(grid + 0.1) / side`` (DINO's ``interpolate_pos_encoding``, bicubic, no antialiasing), as
+CONCH v1.5's authors' code does (TRIDENT's conchv1_5.py at
+a91fa8490e0210ebbbe58452c3babe009e0ab7ca): the same interpolation sampled at positions under
+0.4% apart, which moves an embedding by about 5e-4 of its largest value.
 """
 
 from __future__ import annotations
 
+import math
+import types
 from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from zoo.nn._trunk import TrunkFeatures
@@ -102,6 +112,24 @@ class PooledTower(TrunkFeatures):
         return self.forward_head(self.forward_features(x))
 
 
+def _dino_pos_embed(self: Any, x: torch.Tensor) -> torch.Tensor:
+    """A timm ViT's ``_pos_embed`` (class token first, then positions added) with the table
+    resized by DINO's scale factor; ``x`` is the patch grid ``[B, H, W, C]``."""
+    batch, h, w, dim = x.shape
+    table = self.pos_embed
+    prefix = self.num_prefix_tokens
+    side = math.isqrt(table.shape[1] - prefix)
+    if (h, w) != (side, side):
+        grid = table[:, prefix:].reshape(1, side, side, dim).permute(0, 3, 1, 2)
+        grid = F.interpolate(
+            grid, scale_factor=((h + 0.1) / side, (w + 0.1) / side), mode="bicubic"
+        )
+        table = torch.cat((table[:, :prefix], grid.permute(0, 2, 3, 1).reshape(1, -1, dim)), 1)
+    tokens = [self.cls_token.expand(batch, -1, -1)] if self.cls_token is not None else []
+    x = torch.cat([*tokens, x.reshape(batch, -1, dim)], dim=1) + table
+    return self.pos_drop(x)
+
+
 def pooled_tower(
     architecture: str,
     trunk: dict[str, Any],
@@ -109,13 +137,24 @@ def pooled_tower(
     heads: int = 8,
     layout: Literal["multihead", "split"] = "multihead",
     projection: bool = False,
+    positions: Literal["timm", "dino"] = "timm",
     **overrides: Any,
 ) -> PooledTower:
     """Build a :class:`PooledTower`: ``timm.create_model(architecture, num_classes=0, **trunk)``
-    (the caller's overrides such as ``img_size`` go to the trunk), pooled to ``dim``."""
+    (the caller's overrides such as ``img_size`` go to the trunk), pooled to ``dim``; with
+    ``positions: dino`` the position table is resized as DINO does (see the module)."""
     import timm
 
     if layout not in ("multihead", "split"):
         raise ValueError(f"layout must be multihead or split, got {layout!r}")
+    if positions not in ("timm", "dino"):
+        raise ValueError(f"positions must be timm or dino, got {positions!r}")
     model = timm.create_model(architecture, pretrained=False, num_classes=0, **trunk, **overrides)
+    if positions == "dino":
+        if not model.dynamic_img_size or model.no_embed_class or model.reg_token is not None:
+            raise ValueError(
+                "positions dino needs a trunk with dynamic_img_size, its class token's position "
+                "in the table and no register tokens"
+            )
+        model._pos_embed = types.MethodType(_dino_pos_embed, model)
     return PooledTower(model, dim, heads, layout, projection)
