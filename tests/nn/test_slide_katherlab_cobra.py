@@ -194,3 +194,14 @@ def test_cobra_runs_on_meta() -> None:
         got = model(torch.empty(2, 2 * CHUNK + 3, width, device="meta"))
         assert got.shape == (2, width)
         assert got.device.type == "meta"
+
+
+def test_the_tiles_order_enters_the_embedding() -> None:
+    """The Mamba-2 layers read the bag as a sequence (the README says so): unlike an ABMIL, the
+    same tiles in another order give another embedding."""
+    model = cobra(32, [32], dim=64, heads=2, layers=1, att_dim=8, state=8).eval()
+    feats = torch.randn(1, 12, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        forward = model(feats)
+        backward = model(feats.flip(1))
+    assert not torch.allclose(forward, backward, rtol=1e-4, atol=1e-6)
