@@ -23,7 +23,7 @@ import zoo
 from tests.loading import conftest as loading_fixtures
 from tests.loading.loading_kit import HfCache, Kit
 from tests.nn import katherlab_cobra_reference as ref
-from zoo.errors import CheckpointMismatchError, TilesError
+from zoo.errors import CheckpointMismatchError, LoadError, TilesError
 from zoo.nn.slide import Cobra, cobra
 from zoo.nn.slide._mamba2 import CHUNK, Mamba2Mixer
 
@@ -205,3 +205,16 @@ def test_the_tiles_order_enters_the_embedding() -> None:
         forward = model(feats)
         backward = model(feats.flip(1))
     assert not torch.allclose(forward, backward, rtol=1e-4, atol=1e-6)
+
+
+def test_a_cobra_i_file_wrapped_as_a_training_checkpoint_is_refused(
+    kit: Kit, hf_cache: HfCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``get_cobra`` would also take a ``{state_dict: ...}`` file; the manifest declares the flat
+    form, so a wrapped ``pytorch_model.bin`` is a one-line error, never a partial load."""
+    data = _save(ref.cobra_ii_file(ref.COBRA_I, seed=4))
+    entry = _entry(hf_cache, monkeypatch, "pathology/katherlab_cobra_uni", data)
+    with pytest.raises(
+        LoadError, match=r"holds no tensors at the top level\. Nested dicts: state_dict"
+    ):
+        kit.load(entry)
