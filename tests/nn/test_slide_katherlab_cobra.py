@@ -218,3 +218,16 @@ def test_a_cobra_i_file_wrapped_as_a_training_checkpoint_is_refused(
         LoadError, match=r"holds no tensors at the top level\. Nested dicts: state_dict"
     ):
         kit.load(entry)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_runs_with_the_scan_in_float32(dtype: torch.dtype) -> None:
+    """The authors fall back to float16 on older GPUs; a half-precision model runs (the scan in
+    float32, as mamba_ssm's kernels accumulate) and stays near the float32 embedding."""
+    model = cobra(32, [32], dim=64, heads=2, layers=1, att_dim=8, state=8).eval()
+    feats = torch.randn(1, CHUNK + 6, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        want = model(feats)
+        got = model.to(dtype)(feats.to(dtype))
+    assert got.dtype == dtype
+    assert _rel(got.float(), want) <= 2e-2

@@ -130,8 +130,10 @@ class Mamba2Mixer(nn.Module):
         xbc = F.silu(self.conv1d(xbc.transpose(1, 2))[..., :length].transpose(1, 2))
         x, b, c = xbc.split([self.inner, self.state, self.state], dim=-1)
         x = x.unflatten(-1, (self.heads, self.headdim))
+        # the scan runs in float32 whatever the weights' dtype, as mamba_ssm's kernels accumulate
         a = -self.A_log.float().exp()
-        step = F.softplus(dt + self.dt_bias)
-        y = ssd_scan(x, step, a, b, c) + x * self.D[:, None]
+        step = F.softplus((dt + self.dt_bias).float())
+        scan = ssd_scan(x.float(), step, a, b.float(), c.float()).to(x.dtype)
+        y = scan + x * self.D[:, None]
         out: torch.Tensor = self.out_proj(self.norm(y.flatten(-2), z))
         return out
