@@ -16,6 +16,7 @@ this package as its ``function`` wrapper's ``path``):
 
 from zoo.nn.slide.abmil import AbmilSlide, abmil
 from zoo.nn.slide.chief import ChiefSlide, chief
+from zoo.nn.slide.cobra import Cobra, cobra
 from zoo.nn.slide.feather import FeatherSlide, feather
 from zoo.nn.slide.gigapath import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.madeleine import Madeleine, madeleine
@@ -27,6 +28,7 @@ from zoo.nn.slide.titan import Titan, titan
 __all__ = [
     "AbmilSlide",
     "ChiefSlide",
+    "Cobra",
     "FeatherSlide",
     "GigaPathSlide",
     "Madeleine",
@@ -36,6 +38,7 @@ __all__ = [
     "Titan",
     "abmil",
     "chief",
+    "cobra",
     "feather",
     "gigapath_slide",
     "madeleine",

@@ -4,7 +4,7 @@ encoders on images.
 Each architecture is compared with the authors' computation on random bags, with random weights
 written in the authors' checkpoint layout and loaded through ``zoo.load``: the tests in
 ``tests/nn/test_slide_*.py`` against the re-expressions in ``tests/nn/slide_reference.py`` and
-``tests/nn/mahmood_*_reference.py``
+``tests/nn/mahmood_*_reference.py`` / ``tests/nn/katherlab_cobra_reference.py``
 (each written from the authors' code at the commit its docstring cites). They are declared here
 so that ``zoo verify --list`` says where their proof is.
 """
@@ -21,6 +21,12 @@ _WHERE = (
 
 for name, test in (
     ("pathology/chief_slide", "tests/nn/test_slide_chief.py"),
+    ("pathology/katherlab_cobra2_conch", "tests/nn/test_slide_katherlab_cobra.py"),
+    ("pathology/katherlab_cobra2_uni", "tests/nn/test_slide_katherlab_cobra.py"),
+    ("pathology/katherlab_cobra2_virchow2", "tests/nn/test_slide_katherlab_cobra.py"),
+    ("pathology/katherlab_cobra_ctranspath", "tests/nn/test_slide_katherlab_cobra.py"),
+    ("pathology/katherlab_cobra_uni", "tests/nn/test_slide_katherlab_cobra.py"),
+    ("pathology/katherlab_cobra_virchow2", "tests/nn/test_slide_katherlab_cobra.py"),
     ("pathology/mahmood_feather_conch_v15", "tests/nn/test_slide_feather.py"),
     ("pathology/mahmood_feather_uni", "tests/nn/test_slide_feather.py"),
     ("pathology/mahmood_feather_uni2_h", "tests/nn/test_slide_feather.py"),
