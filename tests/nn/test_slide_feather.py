@@ -1,6 +1,7 @@
 """FEATHER: zoo's build against MIL-Lab's computation on the Hugging Face checkpoint layout.
 
-The reference below is written for this test from reading ``src/models/abmil.py``
+The reference (zoo/verify/recipes/_ref_mil.py, which ``zoo verify`` runs too) is written from
+reading ``src/models/abmil.py``
 (``ABMIL.forward_attention``, ``forward_features``) and ``src/models/layers.py``
 (``create_mlp``, ``GlobalGatedAttention``) of
 https://github.com/mahmoodlab/MIL-Lab/tree/dfc3c17ca6876a8f9bd33a9162c40f2c22631d9d (MIL-Lab is
@@ -18,35 +19,7 @@ from safetensors.torch import save_file
 
 import zoo
 from tests.loading.loading_kit import Kit
-
-
-def _layout(in_dim: int) -> dict[str, tuple[int, ...]]:
-    return {
-        "model.patch_embed.0.weight": (512, in_dim),
-        "model.patch_embed.0.bias": (512,),
-        "model.global_attn.attention_a.0.weight": (384, 512),
-        "model.global_attn.attention_a.0.bias": (384,),
-        "model.global_attn.attention_b.0.weight": (384, 512),
-        "model.global_attn.attention_b.0.bias": (384,),
-        "model.global_attn.attention_c.weight": (1, 384),
-        "model.global_attn.attention_c.bias": (1,),
-    }
-
-
-def _mil_lab_forward_features(s: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    h = torch.relu(x @ s["model.patch_embed.0.weight"].T + s["model.patch_embed.0.bias"])
-    a = torch.tanh(
-        h @ s["model.global_attn.attention_a.0.weight"].T
-        + s["model.global_attn.attention_a.0.bias"]
-    )
-    b = torch.sigmoid(
-        h @ s["model.global_attn.attention_b.0.weight"].T
-        + s["model.global_attn.attention_b.0.bias"]
-    )
-    logits = (a * b) @ s["model.global_attn.attention_c.weight"].T
-    logits = logits + s["model.global_attn.attention_c.bias"]  # B x M x 1
-    weights = torch.softmax(torch.transpose(logits, -2, -1), dim=-1)  # B x 1 x M
-    return torch.bmm(weights, h).squeeze(dim=1)
+from zoo.verify.recipes._ref_mil import feather_forward_features, feather_layout
 
 
 @pytest.mark.parametrize(
@@ -61,7 +34,7 @@ def test_feather_matches_mil_lab_on_the_hub_checkpoint_layout(
     kit: Kit, entry: str, in_dim: int
 ) -> None:
     gen = torch.Generator().manual_seed(3)
-    state = {k: torch.randn(s, generator=gen) * 0.05 for k, s in _layout(in_dim).items()}
+    state = {k: torch.randn(s, generator=gen) * 0.05 for k, s in feather_layout(in_dim).items()}
     path = kit.tmp / "model.safetensors"
     save_file(state, str(path))
     data = zoo.Catalog().get(entry).model_dump(mode="json", exclude_defaults=True)
@@ -73,7 +46,7 @@ def test_feather_matches_mil_lab_on_the_hub_checkpoint_layout(
     x = torch.randn(2, 41, in_dim, generator=gen)
     with torch.no_grad():
         ours = model(x)
-    want = _mil_lab_forward_features(state, x)
+    want = feather_forward_features(state, x)
     assert ours.shape == (2, 512)
     rel = ((ours - want).abs().max() / want.abs().max()).item()
     assert rel <= 1e-5, rel

@@ -4,7 +4,7 @@ Random weights are written as the authors' files (COBRA I: ``pytorch_model.bin``
 dict ``get_cobra`` loads; COBRA II: ``cobraII.pth.tar``, the training checkpoint ``pretrain.py``
 saves, which ``get_cobraII`` filters) into a Hugging Face cache, loaded by ``zoo.load`` through the
 catalogue's own manifests (offline), and compared with the re-expression of the authors' forward in
-tests/nn/katherlab_cobra_reference.py, which reads the same file their way and runs the Mamba-2
+zoo/verify/recipes/_ref_cobra.py, which reads the same file their way and runs the Mamba-2
 scan a token at a time. mamba_ssm itself does not import without CUDA (2.3.2.post1 built with
 MAMBA_SKIP_CUDA_BUILD: ``import selective_scan_cuda`` fails), so it cannot be called here.
 """
@@ -22,10 +22,10 @@ import torch
 import zoo
 from tests.loading import conftest as loading_fixtures
 from tests.loading.loading_kit import HfCache, Kit
-from tests.nn import katherlab_cobra_reference as ref
 from zoo.errors import CheckpointMismatchError, LoadError, TilesError
 from zoo.nn.slide import Cobra, cobra
 from zoo.nn.slide._mamba2 import CHUNK, Mamba2Mixer
+from zoo.verify.recipes import _ref_cobra as ref
 
 #: The loading tests' Hugging Face cache in tmp_path (HF_HUB_CACHE pointed at it).
 hf_cache = loading_fixtures.hf_cache

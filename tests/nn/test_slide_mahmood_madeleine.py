@@ -4,7 +4,7 @@ Random weights are written as the authors' ``model.pt`` (a pickled ``nn.DataPara
 dict: ``module.`` keys, ``token_projector`` included) into a Hugging Face cache at the revision
 the catalogue pins, loaded by ``zoo.load`` through the catalogue's own manifest (offline, only the
 sha256 swapped for the random file's), and compared with the re-expression of ``encode_he`` in
-tests/nn/mahmood_madeleine_reference.py, which reads the same file the authors' way.
+zoo/verify/recipes/_ref_madeleine.py, which reads the same file the authors' way.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import torch
 import zoo
 from tests.loading import conftest as loading_fixtures
 from tests.loading.loading_kit import HfCache, Kit
-from tests.nn.mahmood_madeleine_reference import authors_state_dict, encode_he, released_layout
 from zoo.errors import CheckpointMismatchError, TilesError
 from zoo.nn.slide import Madeleine, madeleine
+from zoo.verify.recipes._ref_madeleine import authors_state_dict, encode_he, released_layout
 
 #: The loading tests' Hugging Face cache in tmp_path (HF_HUB_CACHE pointed at it).
 hf_cache = loading_fixtures.hf_cache

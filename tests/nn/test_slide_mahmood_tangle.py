@@ -5,7 +5,7 @@ Random weights are saved as the authors' training script saves them (the whole `
 dict, expression branch included, bfloat16, ``module.`` prefixes, file
 ``tangle_pancancer_model.pt``); the catalogue entry as written (its URL, ``remap``, format) loads
 the file from a local mirror, and the authors' ``restore_model`` + ``get_features``, re-expressed
-in tests/nn/mahmood_tangle_reference.py, loads the same file. Both must agree on random bags
+in zoo/verify/recipes/_ref_tangle.py, loads the same file. Both must agree on random bags
 (float32, max relative difference 1e-5).
 """
 
@@ -19,9 +19,9 @@ import torch
 
 import zoo
 from tests.loading.loading_kit import Kit
-from tests.nn.mahmood_tangle_reference import TangleReference, restore, save_released
 from zoo.errors import ArgumentError, CheckpointMismatchError, TilesError
 from zoo.manifest import Manifest
+from zoo.verify.recipes._ref_tangle import TangleReference, restore, save_released
 from zoo.weights.pull import files_pulled, write_mirror
 from zoo.weights.sources import source_of
 from zoo.weights.transport.integrity import file_sha256

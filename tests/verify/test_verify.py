@@ -295,15 +295,48 @@ def test_trust_remote_code_reaches_the_load(
     assert seen == [True]
 
 
-def test_the_slide_encoders_say_which_test_proves_them() -> None:
+def test_every_slide_encoder_has_a_bag_recipe_or_says_which_test_proves_it() -> None:
+    import re
+
     from zoo.manifest import TilesInputSpec
-    from zoo.verify.recipe import gaps
+    from zoo.verify.recipe import gaps, recipes
 
-    declared = gaps()
+    declared, covered = gaps(), recipes()
     for entry in Catalog():
-        if isinstance(entry.input, TilesInputSpec):
-            reason = declared[entry.name].reason
-            import re
+        if not isinstance(entry.input, TilesInputSpec):
+            continue
+        if entry.name in covered:
+            assert covered[entry.name].bag == (covered[entry.name].bag[0], entry.input.feature_dim)
+            continue
+        test = re.search(r"tests/nn/\S+\.py", declared[entry.name].reason)[0]  # type: ignore[index]
+        assert (Path(__file__).parents[2] / test).is_file(), (entry.name, test)
 
-            test = re.search(r"tests/nn/\S+\.py", reason)[0]  # type: ignore[index]
-            assert (Path(__file__).parents[2] / test).is_file(), (entry.name, test)
+
+def test_a_slide_encoder_recipe_catches_a_wrong_head_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bag comparison can fail: MADELEINE read with contiguous head slices (not the authors'
+    interleaved ones) is a mismatch."""
+    import torch
+
+    from zoo.verify.recipes import _ref_madeleine
+
+    real = _ref_madeleine.encode_he
+
+    def contiguous(state: Any, feats: Any, heads: int) -> Any:
+        shuffled = {}
+        for key, value in state.items():
+            # the last widening layer's outputs regrouped: head c gets channels c*dim..(c+1)*dim
+            if key.startswith("wsi_embedders.pre_attn.8.") or key.startswith(
+                "wsi_embedders.pre_attn.9."
+            ):
+                order = torch.arange(value.shape[0]).reshape(-1, heads).T.reshape(-1)
+                value = value[order]
+            shuffled[key] = value
+        return real(shuffled, feats, heads)
+
+    monkeypatch.setattr(_ref_madeleine, "encode_he", contiguous)
+    result = verify("pathology/mahmood_madeleine", random_weights=True)
+    assert not result.ok
+    assert result.comparisons[0].image == "random bag 70x512"
+    assert result.comparisons[0].embedding_diff > 1e-3

@@ -62,6 +62,9 @@ class Recipe:
         volume: For a volume encoder, the ``(C, D, H, W)`` size of the deterministic random volume
             both sides embed instead of the bundled images (``preprocess`` is then not used and
             the preprocessing is not compared).
+        bag: For a slide encoder (``input.kind: tiles``), the ``(tiles, feature width)`` of the
+            deterministic random bag both sides embed (with level-0 coordinates on a grid of
+            :data:`~zoo.verify.run.BAG_TILE` pixels); ``embed(net, (features, coords))``.
     """
 
     names: tuple[str, ...]
@@ -78,6 +81,7 @@ class Recipe:
     tolerance: float = TOLERANCE
     note: str = ""
     volume: tuple[int, ...] | None = None
+    bag: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

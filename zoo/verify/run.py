@@ -11,7 +11,8 @@ manifest's sha256 is replaced by the random file's.
 
 Both sides run in float32 on the CPU, on the same images (:mod:`zoo.verify.images`): the
 preprocessed tensors are compared, then the embeddings of zoo's tensor by zoo and of the
-recipe's tensor by the recipe.
+recipe's tensor by the recipe. A volume encoder embeds one random volume and a slide encoder
+one random bag of tile features (with coordinates), the same tensor on both sides.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from zoo.weights.transport.integrity import file_sha256
 SEED = 0
 #: Every parameter gets this much Gaussian noise on top of its initial value.
 NOISE = 0.02
+#: The level-0 size of a random bag's tiles (their coordinates are a grid of this step).
+BAG_TILE = 512
 
 
 @dataclass
@@ -157,9 +160,28 @@ def _compare_volume(model: Any, net: Any, recipe: Recipe) -> Comparison:
     return Comparison(f"random volume {size}", tuple(recipe.volume), 0.0, _relative(a, b), shapes)
 
 
+def _compare_bag(model: Any, net: Any, recipe: Recipe) -> Comparison:
+    """A slide encoder on one deterministic random bag of tile features, with level-0
+    coordinates on a square grid (the same tensors to both sides: no preprocessing)."""
+    assert recipe.bag is not None
+    tiles, width = recipe.bag
+    generator = torch.Generator().manual_seed(SEED)
+    features = torch.randn((1, tiles, width), generator=generator)
+    side = max(1, int(tiles**0.5))
+    steps = torch.arange(tiles)
+    coords = torch.stack((steps % side, steps // side), dim=-1)[None].float() * BAG_TILE
+    with torch.no_grad():
+        a = model(features, coords, patch_size_level0=BAG_TILE).float()
+        b = recipe.embed(net, (features, coords)).float()
+    shapes = "" if a.shape == b.shape else f"zoo {tuple(a.shape)}, recipe {tuple(b.shape)}"
+    return Comparison(f"random bag {tiles}x{width}", (tiles, width), 0.0, _relative(a, b), shapes)
+
+
 def _compare(model: Any, net: Any, recipe: Recipe, images: list[Image]) -> list[Comparison]:
     if recipe.volume is not None:
         return [_compare_volume(model, net, recipe)]
+    if recipe.bag is not None:
+        return [_compare_bag(model, net, recipe)]
     found = []
     with torch.no_grad():
         for image in images:

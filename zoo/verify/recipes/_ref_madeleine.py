@@ -1,4 +1,5 @@
-"""MADELEINE's H&E slide embedding, re-expressed for the tests from reading the authors' code.
+"""MADELEINE's H&E slide embedding, re-expressed from reading the authors' code: the reference
+of ``zoo verify`` and tests/nn/test_slide_mahmood_madeleine.py.
 
 Read at https://github.com/mahmoodlab/MADELEINE/tree/419287dc60a57296d959840b893481019c4f0d21
 (the package is not on the index, so it cannot be called): ``madeleine/models/Model.py``

@@ -1,7 +1,7 @@
-"""COBRA the authors' way, for the proof test: their checkpoint layouts, their loaders' key
+"""COBRA the authors' way, for ``zoo verify`` and the proof test: their checkpoint layouts, their loaders' key
 handling, and their forward, computed step by step.
 
-Written for these tests from reading, at
+Written from reading, at
 https://github.com/KatherLab/COBRA/tree/49d231191db5a9c2ea37a2398dd922c8c9ee9cdb:
 ``cobra/model/cobra.py`` (``Embed``, ``Cobra.forward`` without ``multi_fm_mode``),
 ``cobra/utils/mamba2.py`` (``Mamba2Enc``), ``cobra/utils/abmil.py`` (``BatchedABMIL``, its raw
@@ -109,11 +109,20 @@ def random_cobra(config: dict[str, Any], seed: int) -> dict[str, Tensor]:
     return out
 
 
-def cobra_ii_file(config: dict[str, Any], seed: int, *, prefix: str = "module.") -> dict[str, Any]:
+def cobra_ii_file(
+    config: dict[str, Any],
+    seed: int,
+    *,
+    prefix: str = "module.",
+    momentum: dict[str, Tensor] | None = None,
+) -> dict[str, Any]:
     """What ``pretrain.py`` saves and ``get_cobraII`` reads: ``{epoch, state_dict, optimizer,
     scaler}``, the state dict of ``MoCo`` (``base_enc``, ``momentum_enc`` each with the
-    contrastive ``proj`` head, ``predictor``) under ``prefix`` (DistributedDataParallel's)."""
-    momentum, base = random_cobra(config, seed), random_cobra(config, seed + 1)
+    contrastive ``proj`` head, ``predictor``) under ``prefix`` (DistributedDataParallel's);
+    ``momentum``: the slide encoder's weights (default: random ones from ``seed``)."""
+    if momentum is None:
+        momentum = random_cobra(config, seed)
+    base = random_cobra(config, seed + 1)
     dim, c_dim = config["dim"], 256
     gen = torch.Generator().manual_seed(seed + 2)
 

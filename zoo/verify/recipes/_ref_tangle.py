@@ -1,7 +1,7 @@
-"""An independent re-expression of TANGLE's ``MMSSL`` (config ``tanglev2``), the reference for
-tests/nn/test_slide_mahmood_tangle.py.
+"""An independent re-expression of TANGLE's ``MMSSL`` (config ``tanglev2``), the reference of
+``zoo verify`` and tests/nn/test_slide_mahmood_tangle.py.
 
-Written for these tests from reading, at
+Written from reading, at
 https://github.com/mahmoodlab/TANGLE/tree/266a756a2574e18baab0b56a6809b5b274d48f14 (the code is not
 on a package index): ``core/models/mmssl.py`` (``MMSSL``, ``ABMILEmbedder_MH``, ``MLP``,
 ``ProjHead``), ``core/models/abmil.py`` (``BatchedABMIL``), ``train_tangle_pancancer.py`` (how the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ from torch import nn
 GENES = 5248
 
 
-def _layer(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+def _layer(x: torch.Tensor, linear: Any) -> torch.Tensor:
     return torch.addmm(linear.bias, x.reshape(-1, x.shape[-1]), linear.weight.T).reshape(
         *x.shape[:-1], -1
     )
@@ -105,13 +106,14 @@ class TangleReference(nn.Module):
     def get_features(self, bags: torch.Tensor) -> torch.Tensor:
         """``MMSSL.get_features``: ``ABMILEmbedder_MH.forward(bags)`` with ``n_views=1``, in
         eval mode (dropout off), for ``bags`` ``[B, N, in_dim]``."""
-        wsi = self.wsi_embedder
+        wsi: Any = self.wsi_embedder  # its submodules, by the authors' names
         x = bags
         for i in (0, 4, 8):
             lin, norm = wsi.pre_attn[i], wsi.pre_attn[i + 1]
             x = F.gelu(F.layer_norm(_layer(x, lin), (lin.out_features,), norm.weight, norm.bias))
         heads = self.heads
         pooled = torch.empty(x.shape[0], self.dim * heads, dtype=x.dtype)
+        head: Any
         for i, head in enumerate(wsi.attn):
             part = x[:, :, i::heads]  # channel d * heads + i is head i's d-th channel
             gate = torch.tanh(_layer(part, head.attention_a[0])) * torch.sigmoid(
