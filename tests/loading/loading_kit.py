@@ -267,7 +267,7 @@ class HfCache:
         ref: str | None = "main",
     ) -> str:
         """Put ``files`` (name -> bytes) in the cache as one commit; returns the commit sha."""
-        commit = commit or hashlib.sha1(repo.encode() + b"".join(sorted(files))).hexdigest()
+        commit = commit or hashlib.sha1((repo + "".join(sorted(files))).encode()).hexdigest()
         repo_dir = self.root / f"models--{repo.replace('/', '--')}"
         (repo_dir / "blobs").mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
