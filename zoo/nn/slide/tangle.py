@@ -26,20 +26,7 @@ import torch
 from torch import nn
 
 from zoo.errors import ArgumentError
-
-
-class _GatedHead(nn.Module):
-    """One head's gated attention (the authors' ``BatchedABMIL``): one logit per tile."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.attention_a = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Dropout(0.25))
-        self.attention_b = nn.Sequential(nn.Linear(dim, dim), nn.Sigmoid(), nn.Dropout(0.25))
-        self.attention_c = nn.Linear(dim, 1)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.attention_c(self.attention_a(h) * self.attention_b(h))
-        return logits  # [B, N, 1]
+from zoo.nn.slide.chief import GatedAttention
 
 
 def _block(width_in: int, width_out: int) -> list[nn.Module]:
@@ -60,7 +47,7 @@ class TangleSlide(nn.Module):
         self.pre_attn = nn.Sequential(
             *_block(in_dim, dim), *_block(dim, dim), *_block(dim, dim * heads)
         )
-        self.attn = nn.ModuleList(_GatedHead(dim) for _ in range(heads))
+        self.attn = nn.ModuleList(GatedAttention(dim, dim) for _ in range(heads))
         self.proj_multihead = nn.Linear(dim * heads, dim)
         self.heads, self.embedding_dim = heads, dim
 
