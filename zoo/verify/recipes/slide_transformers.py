@@ -107,10 +107,10 @@ def _gigapath(reduced: bool) -> Any:
 
 def _gigapath_embed(net: Any, bag: Any) -> Any:
     features, coords = bag
-    # The authors' coordinates are pixels at the tile encoder's 0.5 um/px, where a tile is 256 px
-    # (slide2vec's prepare_coordinates scales level-0 coordinates by base / target spacing): a
-    # level-0 tile of _BAG_TILE px is one 256-px tile. global_pool=True, the last layer's entry
-    # (run_inference_with_slide_encoder's last_layer_embed).
+    # The authors' coordinates are pixels of the slide tiled at 0.5 um/px, where a tile is 256 px
+    # (gigapath/pipeline.py: tiles named '256x_256y.png', '256x_512y.png', ...; LongNetViT divides
+    # by tile_size 256): a level-0 tile of _BAG_TILE px is one 256-px tile. global_pool=True, the
+    # last layer's entry (run_inference_with_slide_encoder's last_layer_embed).
     return net(features, coords * (_GIGAPATH_TILE / _BAG_TILE), global_pool=True)[-1]
 
 
