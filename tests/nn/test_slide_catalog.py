@@ -1,7 +1,7 @@
 """The four transformer-style slide encoders through ``zoo.load``: each catalogue entry as written
 (``checkpoint.key``, ``remap``, format, ``input``), its architecture shrunk in
 ``wrapper.arguments`` and its checkpoint a local file written in the authors' layout from the
-reference of tests/nn/slide_reference.py with random weights; the loaded model must return what the
+references in zoo/verify/recipes/_ref_{titan,gigapath,prism,moozy}.py with random weights; the loaded model must return what the
 reference computes (float32, max relative difference 1e-5)."""
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from safetensors.torch import save_file
 
 import zoo
 from tests.loading.loading_kit import Kit
-from tests.nn.slide_reference import (
-    GigaPathReference,
-    MoozyReference,
-    PrismReference,
-    TitanReference,
-    without_shared_duplicates,
-)
 from zoo.errors import TilesError
+from zoo.verify.recipes._ref_gigapath import GigaPathReference
+from zoo.verify.recipes._ref_moozy import MoozyReference
+from zoo.verify.recipes._ref_prism import PrismReference, without_shared_duplicates
+from zoo.verify.recipes._ref_titan import TitanReference
 
 
 def _entry(

@@ -1,5 +1,5 @@
 """zoo.nn.slide.gigapath_slide: Prov-GigaPath's LongNet slide encoder against the authors' network
-on PyPI torchscale with their dilated attention re-expressed (tests/nn/slide_reference.py), both
+on PyPI torchscale with their dilated attention re-expressed (zoo/verify/recipes/_ref_gigapath.py), both
 with the same random weights saved as the authors release them (``slide_encoder.pth``, a pickle
 whose ``model`` entry is the state dict), at reduced width, depth, grid and segment lengths."""
 
@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import torch
 
-from tests.nn.slide_reference import GigaPathReference
 from zoo.errors import TilesError
 from zoo.nn.slide import GigaPathSlide, gigapath_slide
 from zoo.nn.slide.gigapath import SEGMENT_LENGTHS, sincos_2d
+from zoo.verify.recipes._ref_gigapath import GigaPathReference
 
 #: Segment lengths far below the released ones so that a 60-tile bag is cut into several segments,
 #: with a length (37) that is no multiple of its dilation (8), as the released 185363 is not.

@@ -1,5 +1,5 @@
 """zoo.nn.slide.moozy: MOOZY's slide encoder against an independent re-expression of the authors'
-``MOOZYSlideEncoder`` (tests/nn/slide_reference.py), with the same random weights saved as the
+``MOOZYSlideEncoder`` (zoo/verify/recipes/_ref_moozy.py), with the same random weights saved as the
 authors release them (``moozy.pt``: a pickle holding ``teacher_slide_encoder``, its configuration
 and the case transformer), at reduced width and depth."""
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 
-from tests.nn.slide_reference import MoozyReference
 from zoo.errors import TilesError
 from zoo.nn.slide import Moozy, moozy
+from zoo.verify.recipes._ref_moozy import MoozyReference
 
 #: (reference arguments, zoo arguments): the default layout shrunk, and the optional parts on.
 CASES = [

@@ -1,5 +1,5 @@
 """zoo.nn.slide.prism: PRISM's Perceiver against an independent re-expression of the authors'
-``slide_representations`` (tests/nn/slide_reference.py), with the same random weights saved the two
+``slide_representations`` (zoo/verify/recipes/_ref_prism.py), with the same random weights saved the two
 ways a module with shared layers can be: ``model.safetensors`` with each shared tensor once (what
 ``save_pretrained`` writes) or a pickle with every name; both load strictly once the shared names
 are dropped, as the catalogue entry's ``checkpoint.remap.drop`` does. Reduced width and latent count;
@@ -14,9 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.nn.slide_reference import PrismReference, without_shared_duplicates
 from zoo.errors import TilesError
 from zoo.nn.slide import Prism, prism
+from zoo.verify.recipes._ref_prism import PrismReference, without_shared_duplicates
 
 TINY = {"context_dim": 20, "latent_dim": 16, "latent_seq": 6, "transformer_depth": 2}
 #: The catalogue entry's drop patterns: the names under which shared layers repeat.

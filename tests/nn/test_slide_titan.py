@@ -1,5 +1,5 @@
 """zoo.nn.slide.titan: TITAN's slide encoder against an independent re-expression of the authors'
-``encode_slide_from_patch_features`` (tests/nn/slide_reference.py), both with the same random
+``encode_slide_from_patch_features`` (zoo/verify/recipes/_ref_titan.py), both with the same random
 weights in the released layout (``model.safetensors``, the slide encoder under ``vision_encoder.``
 next to keys it must leave out), at reduced width and depth."""
 
@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.nn.slide_reference import TitanReference
 from zoo.errors import TilesError
 from zoo.nn.slide import Titan, titan
 from zoo.nn.slide.titan import alibi_slopes
+from zoo.verify.recipes._ref_titan import TitanReference
 
 #: The released architecture shrunk (768 -> 24 wide, 6 -> 2 blocks), heads kept at 12 (ALiBi
 #: slopes of a head count that is no power of two) and 8 in the poolers.

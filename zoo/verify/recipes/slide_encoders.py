@@ -2,13 +2,12 @@
 bag of tile features (with level-0 coordinates), random weights written in the authors'
 checkpoint layout and loaded through ``zoo.load``.
 
-The attention-MIL encoders (CHIEF, FEATHER, MADELEINE, TANGLE) and COBRA have recipes here: the
-authors' computation re-expressed from reading their code (none is on a package index) in
-``_ref_mil``, ``_ref_madeleine``, ``_ref_tangle`` and ``_ref_cobra``, which the tests in
-``tests/nn/test_slide_*.py`` use too. TITAN, Prov-GigaPath's slide encoder, PRISM and MOOZY are
-proven by their tests against the re-expressions in ``tests/nn/slide_reference.py`` (each written
-from the authors' code at the commit its docstring cites); they are declared here so that ``zoo
-verify --list`` says where their proof is.
+Every slide encoder of the catalogue has a recipe. The attention-MIL encoders (CHIEF, FEATHER,
+MADELEINE, TANGLE) and COBRA have theirs here: the authors' computation re-expressed from reading
+their code (none is on a package index) in ``_ref_mil``, ``_ref_madeleine``, ``_ref_tangle`` and
+``_ref_cobra``, which the tests in ``tests/nn/test_slide_*.py`` use too. TITAN, Prov-GigaPath's
+slide encoder, PRISM and MOOZY have theirs in :mod:`zoo.verify.recipes.slide_transformers`, on the
+same random bag (:data:`TILES` tiles).
 """
 
 from __future__ import annotations
@@ -16,21 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.verify.recipe import Recipe, gap, register
-
-_WHERE = (
-    "a slide encoder whose reference is not in the package yet: it is compared with a "
-    "re-expression of the authors' code on random bags in {test} (random weights in the released "
-    "layout, loaded through zoo.load)"
-)
-
-for name, test in (
-    ("pathology/mahmood_titan", "tests/nn/test_slide_titan.py"),
-    ("pathology/moozy_slide", "tests/nn/test_slide_moozy.py"),
-    ("pathology/paige_prism", "tests/nn/test_slide_prism.py"),
-    ("pathology/prov_gigapath_slide", "tests/nn/test_slide_gigapath.py"),
-):
-    gap(name, _WHERE.format(test=test))
+from zoo.verify.recipe import Recipe, register
 
 #: Tiles in the random bag (COBRA's scan runs in chunks of 64: more than one chunk).
 TILES = 70
