@@ -95,6 +95,9 @@ class EvalTransform:
         mode = tvf.InterpolationMode(self.spec.interpolation)
         h, w = tvf.get_dimensions(img)[1:]
         self.check_size(h, w)
+        if self.spec.crop_mode == "pad_square":  # pad to a square first, then resize the square
+            img = self._pad(img, max(h, w), max(h, w))
+            h = w = max(h, w)
         if self.spec.resize_on == "tensor" and not isinstance(img, torch.Tensor):
             # torchvision v2's pipelines (ToImage, then Resize): the uint8 tensor is resized,
             # antialiased, with the tensor kernel (a few pixels differ from PIL's by one level).
@@ -147,10 +150,6 @@ class EvalTransform:
             img = to_8bit(img)
             if img.mode != wanted:
                 img = img.convert(wanted)
-        if self.spec.crop_mode == "pad_square":  # pad first, then resize the square
-            h, w = _tvf().get_dimensions(img)[1:]
-            self.check_size(h, w)
-            img = self._pad(img, max(h, w), max(h, w))
         img = self._crop(self._resize(img))
         if isinstance(img, torch.Tensor):
             tensor = img.float() / 255 if img.dtype == torch.uint8 else img.float()
