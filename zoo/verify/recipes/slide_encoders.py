@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.verify.recipe import Recipe, register
+from zoo.verify.recipes._layout import state_dict_file
 
 #: Tiles in the random bag (COBRA's scan runs in chunks of 64: more than one chunk).
 TILES = 70
@@ -35,20 +36,6 @@ def _released(layout: Any) -> Any:
     return build
 
 
-def _flat(fmt: str) -> tuple[Any, Any]:
-    def save(net: Any, path: Path) -> None:
-        from zoo.verify.recipes._released import flat_file
-
-        flat_file(fmt)[0](net, path)
-
-    def load(net: Any, path: Path) -> None:
-        from zoo.verify.recipes._released import flat_file
-
-        flat_file(fmt)[1](net, path)
-
-    return save, load
-
-
 # --- CHIEF ----------------------------------------------------------------------------------
 
 
@@ -64,10 +51,10 @@ def _chief_embed(net: Any, bag: Any) -> Any:
     from zoo.verify.recipes._ref_mil import chief_wsi_feature
 
     features, _ = bag
-    return torch.cat([chief_wsi_feature(net.state(), h) for h in features])
+    return torch.cat([chief_wsi_feature(net.state_dict(), h) for h in features])
 
 
-_pickle = _flat("pickle")
+_pickle = state_dict_file("pickle")
 register(
     Recipe(
         names=("pathology/chief_slide",),
@@ -100,10 +87,10 @@ def _feather_layout(in_dim: int) -> Any:
 def _feather_embed(net: Any, bag: Any) -> Any:
     from zoo.verify.recipes._ref_mil import feather_forward_features
 
-    return feather_forward_features(net.state(), bag[0])
+    return feather_forward_features(net.state_dict(), bag[0])
 
 
-_safetensors = _flat("safetensors")
+_safetensors = state_dict_file("safetensors")
 for name, in_dim in (
     ("pathology/mahmood_feather_conch_v15", 768),
     ("pathology/mahmood_feather_uni", 1024),
@@ -139,7 +126,7 @@ def _madeleine_layout() -> Any:
 def _madeleine_embed(net: Any, bag: Any) -> Any:
     from zoo.verify.recipes._ref_madeleine import authors_state_dict, encode_he
 
-    return encode_he(authors_state_dict(net.state()), bag[0], 4)
+    return encode_he(authors_state_dict(net.state_dict()), bag[0], 4)
 
 
 register(
@@ -233,7 +220,7 @@ def _cobra_embed(version: str) -> Any:
         from zoo.verify.recipes import _ref_cobra as ref
 
         config = ref.COBRA_I if version == "I" else ref.COBRA_II
-        return ref.slide_embedding(net.state(), bag[0], config)
+        return ref.slide_embedding(net.state_dict(), bag[0], config)
 
     return embed
 
@@ -243,7 +230,7 @@ def _cobra_ii_save(net: Any, path: Path) -> None:
 
     from zoo.verify.recipes import _ref_cobra as ref
 
-    torch.save(ref.cobra_ii_file(ref.COBRA_II, 0, momentum=net.state()), path)
+    torch.save(ref.cobra_ii_file(ref.COBRA_II, 0, momentum=net.state_dict()), path)
 
 
 def _cobra_ii_load(net: Any, path: Path) -> None:
@@ -251,7 +238,8 @@ def _cobra_ii_load(net: Any, path: Path) -> None:
 
     from zoo.verify.recipes import _ref_cobra as ref
 
-    net.fill(ref.load_like_get_cobra_ii(torch.load(path, map_location="cpu", weights_only=True)))
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict(ref.load_like_get_cobra_ii(checkpoint), strict=True)
 
 
 _COBRA = "https://github.com/KatherLab/COBRA/blob/49d231191db5a9c2ea37a2398dd922c8c9ee9cdb/"
