@@ -21,7 +21,7 @@ from zoo.atomic import write_error
 from zoo.embed import folder as embed_out
 from zoo.embed import session
 from zoo.embed.images import ImageList
-from zoo.embed.provenance import fingerprint, now
+from zoo.embed.provenance import fingerprint
 from zoo.embed.rows import ShardWriter
 from zoo.embed.shards import (
     INDEX,
@@ -147,21 +147,7 @@ class EmbedWriter(pl.Callback):
             images=len(self.images),
             images_sha256=self.images.sha256(),
         )
-        state = embed_out.vet_output_folder(out, config.overwrite)  # again: rank 0 decides, now
-        if state.record is not None and config.overwrite:
-            embed_out.clear(state)
-            state = embed_out.OutFolder(out)
-        if state.record is None:
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise write_error(out, exc) from None
-            record = embed_out.new_record(run)
-            embed_out.write_record(out, record)  # first: from now on the folder is zoo's
-        else:
-            record = state.record
-            if diffs := embed_out.differences(record["run"], run):
-                raise embed_out.refuse_other_run(out, diffs)
+        record = session.open_record(out, run, config.overwrite)  # again: rank 0 decides, now
         records, leftovers = read_records(out / SHARDS)
         blocks = pending(records, len(self.images), config.shard_size, trainer.world_size)
         record["complete"] = False
@@ -178,29 +164,9 @@ class EmbedWriter(pl.Callback):
             raise write_error(out / SHARDS, exc) from None
         done = sum(r["end"] - r["start"] for r in records)
         rows = sum(r["rows"] for r in records)
-        record["sessions"][-1].update(
-            {
-                "started": now(),
-                "images_done_before": done,
-                "rows_before": rows,
-                "world_size": trainer.world_size,
-                "devices": config.devices,
-                "num_nodes": config.num_nodes,
-                "accelerator": type(trainer.accelerator).__name__,
-                "batch_size": config.batch,
-                "workers": config.workers,
-                "shard_size": config.shard_size,
-            }
+        return session.start_session(
+            self, trainer, record, run, blocks, done, rows, shard_size=config.shard_size
         )
-        embed_out.write_record(out, record)
-        self.record = record
-        return {
-            "blocks": blocks,
-            "done": done,
-            "rows": rows,
-            "session": len(record["sessions"]),
-            "images_sha256": run["images"]["keys_sha256"],
-        }
 
     unit = "img"
 

@@ -24,8 +24,9 @@ import torch
 
 from zoo.atomic import write_error
 from zoo.embed import folder as embed_out
+from zoo.embed import session
 from zoo.embed.images import ImageList
-from zoo.embed.provenance import fingerprint, now
+from zoo.embed.provenance import fingerprint
 from zoo.embed.shards import SHARDS, pending, read_records, shard_name, write_json, write_shard
 from zoo.embed.slides import h5, summary
 from zoo.embed.slides.collect import slide_names
@@ -139,22 +140,7 @@ class SlideWriter(pl.Callback):
             "tissue": TISSUE_METHOD,
             "read": "coarsest level at most the wanted downsample; bilinear resize",
         }
-        state = embed_out.vet_output_folder(out, config.overwrite)
-        if state.record is not None and config.overwrite:
-            embed_out.clear(state)
-            state = embed_out.OutFolder(out)
-        if state.record is None:
-            try:
-                out.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise write_error(out, exc) from None
-            record = embed_out.new_record(run)
-            record["slide_files"] = self.files()
-            embed_out.write_record(out, record)  # first: from now on the folder is zoo's
-        else:
-            record = state.record
-            if diffs := embed_out.differences(record["run"], run):
-                raise embed_out.refuse_other_run(out, diffs)
+        record = session.open_record(out, run, config.overwrite, slide_files=self.files())
         records, leftovers = read_records(out / SHARDS)
         blocks = pending(records, len(self.images), 1, trainer.world_size)
         record["complete"] = False
@@ -168,26 +154,8 @@ class SlideWriter(pl.Callback):
                     path.unlink()
         except OSError as exc:
             raise write_error(out, exc) from None
-        record["sessions"][-1].update(
-            started=now(),
-            images_done_before=len(records),
-            rows_before=sum(r["rows"] for r in records),
-            world_size=trainer.world_size,
-            devices=config.devices,
-            num_nodes=config.num_nodes,
-            accelerator=type(trainer.accelerator).__name__,
-            batch_size=config.batch,
-            workers=config.workers,
-        )
-        embed_out.write_record(out, record)
-        self.record = record
-        return {
-            "blocks": blocks,
-            "done": len(records),
-            "rows": sum(r["rows"] for r in records),
-            "session": len(record["sessions"]),
-            "images_sha256": run["images"]["keys_sha256"],
-        }
+        rows = sum(r["rows"] for r in records)
+        return session.start_session(self, trainer, record, run, blocks, len(records), rows)
 
     def _plan(self, numbers: list[int]) -> None:
         slide_of, coords = [], []
