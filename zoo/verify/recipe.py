@@ -35,6 +35,14 @@ How = Literal["package", "re-expression"]
 TOLERANCE = 1e-5
 
 
+def no_image(image: Any) -> Any:
+    """The ``preprocess`` of a recipe that embeds a random volume or bag, which has no images."""
+    raise TypeError(
+        "this recipe embeds a random volume or bag of tile features (Recipe.volume, Recipe.bag), "
+        "not an image"
+    )
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How the authors build, preprocess and read one or more catalogue entries.

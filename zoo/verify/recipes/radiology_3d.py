@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.verify.recipe import Recipe, register
+from zoo.verify.recipe import Recipe, no_image, register
 
 # --- 3-D encoders (MONAI) -------------------------------------------------------------------
 # Each is compared on a deterministic random volume (Recipe.volume): the volume preprocessing
@@ -28,10 +28,6 @@ CT_FM = (
 _VOLUME_NOTE = "Compared on a random volume: the volume preprocessing is not compared."
 _SWIN_REDUCED = " Reduced: feature size 12 (the same code, narrower)."
 _SWIN_ENCODER = ("swinViT.", "encoder1.", "encoder2.", "encoder3.", "encoder4.", "encoder10.")
-
-
-def _no_image(image: Any) -> Any:
-    raise TypeError("a volume recipe embeds its random volume (Recipe.volume), not an image")
 
 
 #: The reduced SwinUNETRs' feature size (MONAI's smallest, a multiple of 12): the same code at a
@@ -115,7 +111,7 @@ for _size, _letter in ((48, "b"), (96, "l"), (192, "h")):
             f"https://huggingface.co/Luffy503/VoCo VoCo_{_letter.upper()}_SSL_head.pt",
             how="package",
             build=_swin_unetr(_size, True),
-            preprocess=_no_image,
+            preprocess=no_image,
             embed=_swin_multiscale,
             # The SSL head file holds the encoder alone, MONAI's key names (eva loads it strictly).
             filename=f"VoCo_{_letter.upper()}_SSL_head.pt",
@@ -140,7 +136,7 @@ register(
         "use_v2 False, saved from DistributedDataParallel under 'net')",
         how="package",
         build=_swin_unetr(48, False),
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_swin_multiscale,
         filename="supervised_suprem_swinunetr_2100.pth",
         # {"net": {"module.backbone.<SwinUNETR key>": ...}} (eva: key.split("backbone.")[1]).
@@ -160,7 +156,7 @@ register(
         "https://huggingface.co/ljwztc/CLIP-Driven-Universal-Model",
         how="package",
         build=_swin_unetr(48, False),
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_swin_multiscale,
         filename="clip_driven_universal_swin_unetr.pth",
         # {"net": {"module.<SwinUNETR key>": ...}}, the layout eva's conversion reads
@@ -203,7 +199,7 @@ register(
         "init_filters=16, in_channels=1, dropout_prob=0.0), saved from DistributedDataParallel)",
         how="package",
         build=_suprem_segresnet,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_segresnet_multiscale,
         filename="supervised_suprem_segresnet_2100.pth",
         save=_pickled("module.", "net"),
@@ -247,7 +243,7 @@ register(
         "ct_fm_feature_extractor (model.safetensors; AdaptiveAvgPool3d(1) of the last map)",
         how="package",
         build=_ct_fm,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=lambda net, x: net(x)[-1].mean(dim=(2, 3, 4)),
         filename="model.safetensors",
         save=_ct_fm_save,

@@ -12,26 +12,25 @@ same random bag (:data:`TILES` tiles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zoo.verify.recipe import Recipe, register
+from zoo.verify.recipe import Recipe, no_image, register
 from zoo.verify.recipes._layout import state_dict_file
 
 #: Tiles in the random bag (COBRA's scan runs in chunks of 64: more than one chunk).
 TILES = 70
 
 
-def _no_image(image: Any) -> Any:
-    raise TypeError("a slide encoder embeds a random bag of tile features, not an image")
+def _released(layout: Callable[[], dict[str, tuple[int, ...]]]) -> Callable[[bool], Any]:
+    """``build``: random weights in the released ``layout()`` (read when the recipe runs)."""
 
-
-def _released(layout: Any) -> Any:
     def build(reduced: bool) -> Any:
         from zoo.verify.recipes._released import Released, random_state
 
         del reduced  # slide encoders are small: always the released size
-        return Released(random_state(layout() if callable(layout) else layout))
+        return Released(random_state(layout()))
 
     return build
 
@@ -62,7 +61,7 @@ register(
         "models/CHIEF.py (CHIEF(size_arg='small'), WSI_feature; Get_CHIEF_WSI_level_feature.py)",
         how="re-expression",
         build=_released(_chief_layout),
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_chief_embed,
         filename="CHIEF_pretraining.pth",  # a flat pickled state dict, organ_embedding included
         save=_pickle[0],
@@ -104,7 +103,7 @@ for name, in_dim in (
             "src/models/layers.py, src/model_configs/abmil/base.yaml)",
             how="re-expression",
             build=_released(_feather_layout(in_dim)),
-            preprocess=_no_image,
+            preprocess=no_image,
             embed=_feather_embed,
             filename="model.safetensors",  # ABMILModel.save_pretrained: the network under model.
             save=_safetensors[0],
@@ -137,7 +136,7 @@ register(
         "MADELEINE.encode_he; madeleine/models/abmil.py)",
         how="re-expression",
         build=_released(_madeleine_layout),
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_madeleine_embed,
         filename="model.pt",  # torch.save of an nn.DataParallel state dict: module. keys
         save=_pickle[0],
@@ -185,7 +184,7 @@ register(
         "restore_model; train_tangle_pancancer.py)",
         how="re-expression",
         build=_tangle,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=lambda net, bag: net.get_features(bag[0]),
         filename="tangle_pancancer_model.pt",
         save=_tangle_save,
@@ -260,7 +259,7 @@ for names, version, width in (
             "mamba_ssm/modules/mamba2.py (Mamba2.step)",
             how="re-expression",
             build=_cobra(version),
-            preprocess=_no_image,
+            preprocess=no_image,
             embed=_cobra_embed(version),
             filename="pytorch_model.bin" if version == "I" else "cobraII.pth.tar",
             save=_pickle[0] if version == "I" else _cobra_ii_save,

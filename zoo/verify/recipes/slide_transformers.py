@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.verify.recipe import Recipe, register
-from zoo.verify.recipes.slide_encoders import TILES, _no_image
+from zoo.verify.recipe import Recipe, no_image, register
+from zoo.verify.recipes.slide_encoders import TILES
 
 #: The level-0 side of a tile in the harness's random bag (zoo.verify.run.BAG_TILE, which both
 #: sides are given: zoo as ``patch_size_level0``, the recipes below the authors' way).
@@ -69,7 +69,7 @@ register(
         "unicorn_baseline/vision/pathology/titan (encode_slide_from_patch_features)",
         how="re-expression",
         build=_titan,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_titan_embed,
         filename="model.safetensors",
         save=_titan_save,
@@ -137,7 +137,7 @@ register(
         "component/dilated_attention.py, gigapath/pos_embed.py)",
         how="re-expression",
         build=_gigapath,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=_gigapath_embed,
         filename="slide_encoder.pth",
         save=_gigapath_save,
@@ -195,7 +195,7 @@ register(
         "vision_language/prism (slide_representations: image_embedding)",
         how="re-expression",
         build=_prism,
-        preprocess=_no_image,
+        preprocess=no_image,
         embed=lambda net, bag: net(bag[0]),  # PRISM reads no coordinates
         filename="model.safetensors",
         save=_prism_save,
@@ -246,7 +246,7 @@ register(
         "AtlasAnalyticsLab/MOOZY",
         how="re-expression",
         build=_moozy,
-        preprocess=_no_image,
+        preprocess=no_image,
         # the class token after the final LayerNorm; distances in tiles of patch_size_level0
         embed=lambda net, bag: net(bag[0], bag[1], _BAG_TILE),
         filename="moozy.pt",
